@@ -1,0 +1,31 @@
+/*
+Copyright 2026 The csi-driver-spiffe operator authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command csi-driver-spiffe runs the csi-driver-spiffe operator, CSI driver
+// or approver, chosen by its first argument.
+package main
+
+import (
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/cert-manager/csi-driver-spiffe-operator/cmd"
+)
+
+func main() {
+	os.Exit(cmd.Execute(ctrl.SetupSignalHandler(), os.Args[1:], os.Stderr))
+}
