@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 
 paths=(api config bundle)
 snapshot() {
-  find "${paths[@]}" -type f 2>/dev/null | LC_ALL=C sort | xargs -r sha256sum
+  local existing=()
+  for p in "${paths[@]}"; do [[ -e "$p" ]] && existing+=("$p"); done
+  find "${existing[@]}" -type f | LC_ALL=C sort | xargs -r sha256sum
 }
 before=$(snapshot)
 make --no-print-directory generate manifests ${VERIFY_EXTRA_TARGETS:-} >/dev/null
