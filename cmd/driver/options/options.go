@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	cliflag "k8s.io/component-base/cli/flag"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/cmd/options"
@@ -41,6 +42,9 @@ type Options struct {
 	// TrustDomainObject is the name of the SpiffeTrustDomain whose
 	// status.config the driver follows. Required.
 	TrustDomainObject string
+	// DriverName is the CSI driver name this plugin registers as; it must
+	// equal status.config.driverName. Default spiffe.csi.cert-manager.io.
+	DriverName string
 	// NodeID identifies this node to kubelet. Default $NODE_NAME.
 	NodeID string
 	// Endpoint is the CSI gRPC endpoint, unix:///path. Default
@@ -69,6 +73,7 @@ func New() *Options {
 func (o *Options) AddFlags(fss *cliflag.NamedFlagSets) {
 	fs := fss.FlagSet("driver")
 	fs.StringVar(&o.TrustDomainObject, "trust-domain-object", "", "Name of the SpiffeTrustDomain whose status.config this driver follows. Required.")
+	fs.StringVar(&o.DriverName, "driver-name", "spiffe.csi.cert-manager.io", "CSI driver name to register as; must equal status.config.driverName of the SpiffeTrustDomain.")
 	fs.StringVar(&o.NodeID, "node-id", o.NodeID, "Name of this node. Default $"+EnvNodeName+".")
 	fs.StringVar(&o.Endpoint, "endpoint", "unix:///plugin/csi.sock", "CSI gRPC endpoint (unix:///path).")
 	fs.StringVar(&o.DataRoot, "data-root", "/var/run/csi-driver-spiffe", "Directory where the driver mounts its tmpfs and keeps volume data. Keys live only there, in memory.")
@@ -96,6 +101,9 @@ func (o *Options) Validate() error {
 	}
 	if o.TrustDomainObject == "" {
 		errs = append(errs, errors.New("--trust-domain-object is required"))
+	}
+	if msgs := validation.IsDNS1123Subdomain(o.DriverName); o.DriverName == "" || len(msgs) > 0 || len(o.DriverName) > 63 {
+		errs = append(errs, fmt.Errorf("--driver-name must be a CSI driver name (lowercase DNS subdomain of at most 63 characters), got %q", o.DriverName))
 	}
 	if o.NodeID == "" {
 		errs = append(errs, fmt.Errorf("--node-id is required (or set $%s)", EnvNodeName))
