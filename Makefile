@@ -6,8 +6,6 @@ VERSION ?= 0.1.0
 
 GO ?= go
 CONTROLLER_GEN ?= $(GO) tool controller-gen
-LDFLAGS ?= -s -w -X github.com/cert-manager/csi-driver-spiffe-operator/internal/version.Version=v$(VERSION)
-GOBUILD_FLAGS ?= -trimpath -ldflags "$(LDFLAGS)"
 
 # Control-plane binaries for tests are built from source into bin/.
 CONTROLPLANE_DIR ?= $(CURDIR)/bin
@@ -45,6 +43,10 @@ vet: ## Run go vet.
 verify: ## Regenerate every generated file and fail if anything changed; check gofmt.
 	hack/verify-generated.sh
 
+.PHONY: bundle
+bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from config/ and the API markers.
+	$(GO) run ./hack/genbundle --root . --version $(VERSION)
+
 ##@ Test
 
 .PHONY: controlplane
@@ -59,4 +61,20 @@ test: controlplane verify vet ## Everything CI runs: build the control plane, ve
 
 .PHONY: build
 build: ## Build the csi-driver-spiffe binary (operator, driver and approver).
-	CGO_ENABLED=0 $(GO) build $(GOBUILD_FLAGS) -o bin/csi-driver-spiffe .
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/cert-manager/csi-driver-spiffe-operator/internal/version.Version=v$(VERSION)" -o bin/csi-driver-spiffe .
+
+CONTAINER_TOOL ?= docker
+
+.PHONY: docker-build
+docker-build: ## Build the image (needs a Docker engine).
+	$(CONTAINER_TOOL) build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the image.
+	$(CONTAINER_TOOL) push $(IMG)
+
+BUNDLE_IMG ?= ghcr.io/cert-manager/csi-driver-spiffe-operator-bundle:v$(VERSION)
+
+.PHONY: bundle-build
+bundle-build: ## Build the bundle image (needs a Docker engine).
+	$(CONTAINER_TOOL) build -f bundle.Dockerfile -t $(BUNDLE_IMG) .

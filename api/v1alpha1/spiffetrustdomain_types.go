@@ -35,7 +35,7 @@ const Kind = "SpiffeTrustDomain"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
-// +operator-sdk:csv:customresourcedefinitions:displayName="SPIFFE Trust Domain",resources={{CSIDriver,v1,""},{DaemonSet,v1,""},{Deployment,v1,""},{ServiceAccount,v1,""},{ConfigMap,v1,""},{ClusterRole,v1,""},{ClusterRoleBinding,v1,""},{RoleBinding,v1,""}}
+// +operator-sdk:csv:customresourcedefinitions:displayName="SPIFFE Trust Domain",resources={{CSIDriver,v1,csidrivers},{DaemonSet,v1,daemonsets},{Deployment,v1,deployments},{ServiceAccount,v1,serviceaccounts},{ConfigMap,v1,configmaps},{ClusterRole,v1,clusterroles},{ClusterRoleBinding,v1,clusterrolebindings},{RoleBinding,v1,rolebindings}}
 
 // SpiffeTrustDomain configures csi-driver-spiffe for one SPIFFE trust domain:
 // the CSI driver that delivers X.509 SVIDs into pods, the approver that
@@ -93,6 +93,7 @@ type SpiffeTrustDomainSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == self.lowerAscii()",message="trustDomain must be lowercase"
 	// +kubebuilder:validation:XValidation:rule="self.contains(':') || self.contains('/') || self != self.lowerAscii() || self.matches('^[a-z0-9._-]+$')",message="trustDomain may contain only lowercase letters, digits, '.', '-' and '_'"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="trustDomain is immutable: create a new SpiffeTrustDomain for another trust domain"
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Trust Domain",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	TrustDomain string `json:"trustDomain"`
 
 	// issuerRef is the cert-manager issuer that signs the SVIDs of this trust
@@ -100,6 +101,7 @@ type SpiffeTrustDomainSpec struct {
 	// certificate signing request (CA, Vault, Venafi, AWS PCA, Google CAS,
 	// step-ca, ...); SelfSigned and ACME issuers cannot.
 	// +required
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Issuer"
 	IssuerRef IssuerReference `json:"issuerRef"`
 
 	// certificate is the shape of every SVID: lifetime, renewal time, key
@@ -117,6 +119,7 @@ type SpiffeTrustDomainSpec struct {
 	// trust domain's roots). When set, every volume also holds them in the
 	// file named by files.ca, and the file follows changes to the source.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="CA Bundle"
 	CABundle *CABundleSource `json:"caBundle,omitempty"`
 
 	// requesterNamespaceSelector selects namespaces whose ServiceAccounts may
@@ -127,16 +130,19 @@ type SpiffeTrustDomainSpec struct {
 	// An empty selector ({}) matches every namespace. When unset, no binding
 	// is made and you grant the ClusterRole yourself.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Requester Namespaces",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:selector:core:v1:Namespace"}
 	RequesterNamespaceSelector *metav1.LabelSelector `json:"requesterNamespaceSelector,omitempty"`
 
 	// driver configures the CSI driver DaemonSet.
 	// +optional
 	// +kubebuilder:default={}
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Driver"
 	Driver DriverSpec `json:"driver,omitzero"`
 
 	// approver configures the approver Deployment.
 	// +optional
 	// +kubebuilder:default={}
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Approver"
 	Approver ApproverSpec `json:"approver,omitzero"`
 }
 
@@ -147,6 +153,7 @@ type IssuerReference struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Issuer Name",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	Name string `json:"name"`
 
 	// kind is the kind of the issuer: ClusterIssuer (the default) or Issuer
@@ -157,6 +164,7 @@ type IssuerReference struct {
 	// +kubebuilder:default=ClusterIssuer
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Issuer Kind",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	Kind string `json:"kind,omitempty"`
 
 	// group is the API group of the issuer: cert-manager.io (the default),
@@ -165,6 +173,7 @@ type IssuerReference struct {
 	// +kubebuilder:default=cert-manager.io
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Issuer Group",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	Group string `json:"group,omitempty"`
 }
 
@@ -178,6 +187,7 @@ type CertificateSpec struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$')",message="duration must be a duration such as \"1h\" or \"90m\""
 	// +kubebuilder:validation:XValidation:rule="!self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') || (duration(self) >= duration('10m') && duration(self) <= duration('8760h'))",message="duration must be at least 10m and at most 8760h (one year)"
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Certificate Duration",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	Duration *metav1.Duration `json:"duration,omitempty"`
 
 	// renewBeforePercentage is how much of an SVID's lifetime is left when the
@@ -187,6 +197,7 @@ type CertificateSpec struct {
 	// +kubebuilder:default=33
 	// +kubebuilder:validation:Minimum=10
 	// +kubebuilder:validation:Maximum=90
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Renew Before (%)",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:number"}
 	RenewBeforePercentage int32 `json:"renewBeforePercentage,omitempty"`
 
 	// privateKey is the type of the private key generated on the node for
@@ -225,12 +236,14 @@ type PrivateKeySpec struct {
 	// algorithm is the key algorithm: ECDSA (the default), RSA or Ed25519.
 	// +optional
 	// +kubebuilder:default=ECDSA
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Private Key Algorithm",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:select:ECDSA","urn:alm:descriptor:com.tectonic.ui:select:RSA","urn:alm:descriptor:com.tectonic.ui:select:Ed25519"}
 	Algorithm PrivateKeyAlgorithm `json:"algorithm,omitempty"`
 
 	// size is the key size: the curve for ECDSA (256, 384 or 521; default
 	// 521), the modulus length for RSA (2048, 3072 or 4096; default 2048).
 	// It must not be set for Ed25519.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Private Key Size",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:number"}
 	Size int32 `json:"size,omitempty"`
 }
 
@@ -313,6 +326,7 @@ type DriverSpec struct {
 	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')",message="driver.name must be a CSI driver name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="driver.name is immutable: pods reference the driver by this name"
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="CSI Driver Name",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:text"}
 	Name string `json:"name,omitempty"`
 
 	// image is the csi-driver-spiffe image run by the DaemonSet. Default:
@@ -343,6 +357,7 @@ type DriverSpec struct {
 	// nodeSelector restricts the DaemonSet to matching nodes.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Node Selector",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:selector:core:v1:Node"}
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
 	// tolerations let the DaemonSet run on tainted nodes.
@@ -359,6 +374,7 @@ type DriverSpec struct {
 
 	// resources of the driver container.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Resources",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:resourceRequirements"}
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
@@ -370,6 +386,7 @@ type ApproverSpec struct {
 	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=5
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Approver Replicas",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:podCount"}
 	Replicas int32 `json:"replicas,omitempty"`
 
 	// image is the csi-driver-spiffe image run by the approver. Default: the
@@ -388,6 +405,7 @@ type ApproverSpec struct {
 	// nodeSelector restricts the approver pods to matching nodes.
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Node Selector",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:selector:core:v1:Node"}
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
 
 	// tolerations let the approver pods run on tainted nodes.
@@ -403,6 +421,7 @@ type ApproverSpec struct {
 
 	// resources of the approver container.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=spec,displayName="Resources",xDescriptors={"urn:alm:descriptor:com.tectonic.ui:resourceRequirements"}
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
@@ -419,12 +438,14 @@ type SpiffeTrustDomainStatus struct {
 	// +listType=map
 	// +listMapKey=type
 	// +kubebuilder:validation:MaxItems=16
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Conditions",xDescriptors={"urn:alm:descriptor:io.kubernetes.conditions"}
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
 
 	// config is the last valid configuration, published by the operator and
 	// read by the driver and the approver. An invalid spec does not replace
 	// it.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Published Configuration"
 	Config *TrustDomainConfig `json:"config,omitempty"`
 
 	// driver counts the driver DaemonSet's pods.
@@ -498,9 +519,11 @@ type CABundleStatus struct {
 type DriverStatus struct {
 	// desiredNodes is the number of nodes that should run the driver.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Driver Nodes Desired",xDescriptors={"urn:alm:descriptor:text"}
 	DesiredNodes int32 `json:"desiredNodes"`
 	// readyNodes is the number of nodes where the driver is ready.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Driver Nodes Ready",xDescriptors={"urn:alm:descriptor:text"}
 	ReadyNodes int32 `json:"readyNodes"`
 }
 
@@ -511,6 +534,7 @@ type ApproverStatus struct {
 	Replicas int32 `json:"replicas"`
 	// readyReplicas is the number of ready approver pods.
 	// +optional
+	// +operator-sdk:csv:customresourcedefinitions:type=status,displayName="Approver Ready Replicas",xDescriptors={"urn:alm:descriptor:text"}
 	ReadyReplicas int32 `json:"readyReplicas"`
 }
 
