@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the control-plane binaries the tests run (etcd and kube-apiserver)
+# Builds the control-plane binaries the tests run (etcd, kube-apiserver, and
+# kubectl for the demo and the end-to-end suite)
 # from source through the Go module proxy, into the directory given as $1
 # (default bin/). Release downloads cannot be reached from our machines, so we
 # compile the upstream main packages instead. A binary that is already present
@@ -17,22 +18,26 @@ ETCD_VERSION=v3.6.16
 
 log() { printf '[controlplane] %s\n' "$*" >&2; }
 
-build_kube_apiserver() {
-  local bin="$out/kube-apiserver"
-  if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "Kubernetes ${KUBE_VERSION}\$"; then
-    log "kube-apiserver ${KUBE_VERSION} present in $out, not rebuilding"
+# build_kube <name>: builds cmd/<name> of the kubernetes
+# module (kube-apiserver, kubectl) unless a binary of the right version is
+# already there.
+build_kube() {
+  local name=$1 bin="$out/$1"
+  if [[ -x "$bin" ]] && { "$bin" --version 2>/dev/null | grep -q "^Kubernetes ${KUBE_VERSION}\$" ||
+                          "$bin" version --client 2>/dev/null | grep -q "^Client Version: ${KUBE_VERSION}\$"; }; then
+    log "$name ${KUBE_VERSION} present in $out, not rebuilding"
     return
   fi
-  log "building kube-apiserver ${KUBE_VERSION} from source (first time: ~10 minutes on 2 cores)"
+  log "building $name ${KUBE_VERSION} from source (kube-apiserver the first time: ~10 minutes on 2 cores)"
   local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
-  (cd "$root/hack/controlplane/kube-apiserver" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" \
+  (cd "$root/hack/controlplane/kubernetes" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" \
     -ldflags "-s -w \
       -X k8s.io/component-base/version.gitVersion=${KUBE_VERSION} \
       -X k8s.io/component-base/version.gitMajor=1 \
       -X k8s.io/component-base/version.gitMinor=${minor} \
-      -X k8s.io/component-base/version.gitTreeState=clean" .)
+      -X k8s.io/component-base/version.gitTreeState=clean" "./cmd/$name")
   mv "$bin.tmp" "$bin"
-  log "built $("$bin" --version)"
+  log "built $name ${KUBE_VERSION}"
 }
 
 build_etcd() {
@@ -48,4 +53,5 @@ build_etcd() {
 }
 
 build_etcd
-build_kube_apiserver
+build_kube kube-apiserver
+build_kube kubectl
