@@ -60,7 +60,8 @@ type Environment struct {
 	// RepoRoot is the root of this repository.
 	RepoRoot string
 
-	env *envtest.Environment
+	env     *envtest.Environment
+	certDir string
 }
 
 // Start starts etcd and kube-apiserver and installs the CRDs. It fails with
@@ -83,25 +84,51 @@ func Start() (*Environment, error) {
 			cmCRDs,
 		},
 	}
+	e := &Environment{RepoRoot: root, env: te}
 	if !UseExistingCluster() {
 		dir, err := ControlPlaneBinDir(root)
 		if err != nil {
 			return nil, err
 		}
 		te.BinaryAssetsDirectory = dir
+		// A certificate directory of our own survives an API server
+		// restart (envtest's random one does not), so clients keep
+		// trusting the server and tokens stay valid: see RestartAPIServer.
+		if e.certDir, err = os.MkdirTemp("", "envtest-apiserver-"); err != nil {
+			return nil, fmt.Errorf("failed to create the API server's certificate directory: %w", err)
+		}
+		te.ControlPlane.GetAPIServer().CertDir = e.certDir
 	}
 	cfg, err := te.Start()
 	if err != nil {
 		// Start may have started etcd before failing; never leave it behind.
-		_ = te.Stop()
+		_ = e.Stop()
 		return nil, fmt.Errorf("failed to start the control plane: %w", err)
 	}
-	cl, err := client.New(cfg, client.Options{Scheme: Scheme})
-	if err != nil {
-		_ = te.Stop()
+	e.Config = cfg
+	if e.Client, err = client.New(cfg, client.Options{Scheme: Scheme}); err != nil {
+		_ = e.Stop()
 		return nil, fmt.Errorf("failed to build a client: %w", err)
 	}
-	return &Environment{Config: cfg, Client: cl, RepoRoot: root, env: te}, nil
+	return e, nil
+}
+
+// RestartAPIServer stops kube-apiserver and starts it again on the same
+// address with the same certificates; etcd keeps running, so no data is lost.
+// Clients see the API server go away and come back, as in a control-plane
+// upgrade.
+func (e *Environment) RestartAPIServer() error {
+	if UseExistingCluster() {
+		return errors.New("cannot restart the API server of an existing cluster")
+	}
+	as := e.env.ControlPlane.GetAPIServer()
+	if err := as.Stop(); err != nil {
+		return fmt.Errorf("failed to stop kube-apiserver: %w", err)
+	}
+	if err := as.Start(); err != nil {
+		return fmt.Errorf("failed to start kube-apiserver again: %w", err)
+	}
+	return nil
 }
 
 // Run starts an Environment for a test and stops it when the test ends,
@@ -125,7 +152,11 @@ func (e *Environment) Stop() error {
 	if e == nil || e.env == nil {
 		return nil
 	}
-	return e.env.Stop()
+	err := e.env.Stop()
+	if e.certDir != "" {
+		err = errors.Join(err, os.RemoveAll(e.certDir))
+	}
+	return err
 }
 
 // KubeConfig returns a kubeconfig for the administrator.
