@@ -19,17 +19,15 @@ package packaging
 import (
 	"context"
 	"path/filepath"
-	"slices"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/cert-manager/csi-driver-spiffe-operator/hack/genbundle/bundle"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/kustomize"
 )
 
 // `kubectl apply -k config/default` works: the rendered install is accepted
@@ -39,7 +37,7 @@ func TestDefaultInstallIsAcceptedByAPIServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	objs, err := bundle.Render(filepath.Join(e.RepoRoot, "config", "default"))
+	objs, err := kustomize.Apply(ctx, e.Client, filepath.Join(e.RepoRoot, "config", "default"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,16 +48,6 @@ func TestDefaultInstallIsAcceptedByAPIServer(t *testing.T) {
 	for _, k := range []string{"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"} {
 		if kinds[k] == 0 {
 			t.Errorf("config/default renders no %s (renders %v)", k, kinds)
-		}
-	}
-
-	// Namespaces first, as kubectl does.
-	slices.SortStableFunc(objs, func(a, b *unstructured.Unstructured) int {
-		return rank(a) - rank(b)
-	})
-	for _, u := range objs {
-		if err := e.Client.Patch(ctx, u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
-			t.Errorf("the API server refused %s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 		}
 	}
 
@@ -102,14 +90,4 @@ func TestDefaultInstallIsAcceptedByAPIServer(t *testing.T) {
 	if err := e.Client.Create(ctx, pod, client.DryRunAll); err != nil {
 		t.Errorf("the operator pod is refused in a restricted namespace: %v", err)
 	}
-}
-
-func rank(u *unstructured.Unstructured) int {
-	switch u.GetKind() {
-	case "Namespace":
-		return 0
-	case "CustomResourceDefinition":
-		return 1
-	}
-	return 2
 }

@@ -1,0 +1,58 @@
+/*
+Copyright 2026 The csi-driver-spiffe operator authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package kustomize applies kustomizations to a test API server, as
+// `kubectl apply -k` does.
+package kustomize
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/cert-manager/csi-driver-spiffe-operator/hack/genbundle/bundle"
+)
+
+// Apply renders a kustomization with the kustomize Go API and
+// applies every object with server-side apply, namespaces and CRDs first, as
+// `kubectl apply -k` does. It returns the objects, and stops at the first
+// object the API server refuses.
+func Apply(ctx context.Context, cl client.Client, dir string) ([]*unstructured.Unstructured, error) {
+	objs, err := bundle.Render(dir)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(objs, func(a, b *unstructured.Unstructured) int { return applyRank(a) - applyRank(b) })
+	for _, u := range objs {
+		if err := cl.Patch(ctx, u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
+			return objs, fmt.Errorf("the API server refused %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+		}
+	}
+	return objs, nil
+}
+
+func applyRank(u *unstructured.Unstructured) int {
+	switch u.GetKind() {
+	case "Namespace":
+		return 0
+	case "CustomResourceDefinition":
+		return 1
+	}
+	return 2
+}
