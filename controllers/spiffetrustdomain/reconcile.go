@@ -131,7 +131,14 @@ func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTru
 	obs.CABundle = &ca
 
 	children := desiredChildren(td, r.Options, in)
-	applyErr := errors.Join(r.apply(ctx, td, children), r.prune(ctx, td, children))
+	applyErr := errors.Join(
+		// Children of an earlier SpiffeTrustDomain of the same name (the
+		// garbage collector has not deleted them yet) would refuse our
+		// controller reference: delete them first.
+		r.deleteChildren(ctx, td, func(obj client.Object) bool { return isStale(obj, td) }),
+		r.apply(ctx, td, children),
+		r.prune(ctx, td, children),
+	)
 	obs.ApplyErr = applyErr
 	obs.Config = buildConfig(td, inUse)
 	obs.DaemonSet, obs.Deployment = r.workloads(ctx, td)
@@ -184,6 +191,11 @@ func (r *Reconciler) driverNameConflict(ctx context.Context, td *spiffev1alpha1.
 		return "", nil
 	}
 	if owner := metav1.GetControllerOfNoCopy(csid); owner != nil {
+		if isStale(csid, td) {
+			// Left by an earlier object of the same name: garbage that
+			// prune deletes.
+			return "", nil
+		}
 		if owner.Kind == spiffev1alpha1.Kind && owner.APIVersion == spiffev1alpha1.GroupVersion.String() {
 			return fmt.Sprintf("CSIDriver %q still belongs to SpiffeTrustDomain %q (uid %s); waiting for it to be deleted (by that object's cleanup or the garbage collector)", name, owner.Name, owner.UID), nil
 		}
@@ -415,6 +427,47 @@ func (r *Reconciler) prune(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDo
 	for _, c := range desired {
 		want[c.Key] = true
 	}
+	return r.deleteChildren(ctx, td, func(obj client.Object) bool {
+		return isControlledBy(obj, td) && !want[childKey{kindOf(obj), obj.GetNamespace(), obj.GetName()}]
+	})
+}
+
+// isStale reports whether obj is controlled by an earlier SpiffeTrustDomain
+// with td's name: that owner is gone (names are unique), so obj is garbage.
+func isStale(obj metav1.Object, td *spiffev1alpha1.SpiffeTrustDomain) bool {
+	ref := metav1.GetControllerOfNoCopy(obj)
+	return ref != nil && ref.Kind == spiffev1alpha1.Kind && ref.APIVersion == spiffev1alpha1.GroupVersion.String() &&
+		ref.Name == td.Name && ref.UID != td.UID
+}
+
+// kindOf returns the kind of a child object.
+func kindOf(obj client.Object) string {
+	switch obj.(type) {
+	case *appsv1.Deployment:
+		return kindDeployment
+	case *appsv1.DaemonSet:
+		return kindDaemonSet
+	case *storagev1.CSIDriver:
+		return kindCSIDriver
+	case *corev1.ConfigMap:
+		return kindConfigMap
+	case *rbacv1.RoleBinding:
+		return kindRoleBinding
+	case *rbacv1.ClusterRoleBinding:
+		return kindClusterRoleBinding
+	case *rbacv1.Role:
+		return kindRole
+	case *rbacv1.ClusterRole:
+		return kindClusterRole
+	case *corev1.ServiceAccount:
+		return kindServiceAccount
+	}
+	return ""
+}
+
+// deleteChildren deletes the objects labelled as td's children for which
+// match is true.
+func (r *Reconciler) deleteChildren(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDomain, match func(client.Object) bool) error {
 	lists := []struct {
 		kind string
 		list client.ObjectList
@@ -442,7 +495,7 @@ func (r *Reconciler) prune(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDo
 		}
 		for _, o := range objs {
 			obj, ok := o.(client.Object)
-			if !ok || !isControlledBy(obj, td) || want[childKey{l.kind, obj.GetNamespace(), obj.GetName()}] {
+			if !ok || !match(obj) {
 				continue
 			}
 			uid := obj.GetUID()

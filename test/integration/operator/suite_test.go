@@ -83,7 +83,11 @@ var _ = BeforeSuite(func() {
 	testEnv, err = env.Start()
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(testEnv.Stop()).To(Succeed()) })
-	cl = testEnv.Client
+	// The operator's scheme: the shared one lacks apiextensions.
+	scheme, err := operator.NewScheme()
+	Expect(err).NotTo(HaveOccurred())
+	cl, err = client.New(testEnv.Config, client.Options{Scheme: scheme})
+	Expect(err).NotTo(HaveOccurred())
 	komega.SetClient(cl)
 	komega.SetContext(ctx)
 
