@@ -50,14 +50,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, td); err != nil {
 		if apierrors.IsNotFound(err) {
 			// The garbage collector deletes the children.
-			r.Sources.Track(req.Name, nil)
+			r.Sources.Forget(req.Name)
 			r.forgetWritten(req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("failed to get SpiffeTrustDomain %q: %w", req.Name, err)
 	}
 	if !td.DeletionTimestamp.IsZero() {
-		r.Sources.Track(td.Name, nil)
+		r.Sources.Forget(td.Name)
 		return ctrl.Result{}, nil
 	}
 
@@ -70,7 +70,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDomain) (*observation, ctrl.Result, error) {
 	log := logf.FromContext(ctx)
 	obs := &observation{Config: td.Status.Config}
-	r.Sources.Track(td.Name, caBundleSource(td))
+	r.Sources.TrackSpec(td)
 	obs.DaemonSet, obs.Deployment = r.workloads(ctx, td)
 
 	if errs := validateSpec(td); len(errs) > 0 {

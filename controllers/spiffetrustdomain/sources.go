@@ -119,10 +119,17 @@ func (w *SourceWatcher) Start(ctx context.Context, queue workqueue.TypedRateLimi
 // String implements fmt.Stringer for controller-runtime's logs.
 func (w *SourceWatcher) String() string { return "ca-bundle sources" }
 
-// Track records the CA-bundle source SpiffeTrustDomain td names (nil for
-// none, or when td is gone), starting a watch of a newly named object and
-// stopping the watch of an object nobody names any more.
-func (w *SourceWatcher) Track(td string, src *sourceRef) {
+// TrackSpec records the CA-bundle source td names, if any, starting a watch
+// of a newly named object and stopping the watch of an object nobody names
+// any more.
+func (w *SourceWatcher) TrackSpec(td *spiffev1alpha1.SpiffeTrustDomain) {
+	w.track(td.Name, caBundleSource(td))
+}
+
+// Forget drops what the SpiffeTrustDomain named name tracked: it is gone.
+func (w *SourceWatcher) Forget(name string) { w.track(name, nil) }
+
+func (w *SourceWatcher) track(td string, src *sourceRef) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	old, had := w.refs[td]
