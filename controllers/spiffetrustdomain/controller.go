@@ -115,7 +115,7 @@ type Reconciler struct {
 	Options Options
 
 	writtenMu sync.Mutex
-	written   map[string]writtenConditions
+	written   map[string]writtenStatus
 }
 
 // NewReconciler returns a Reconciler that uses mgr's clients.

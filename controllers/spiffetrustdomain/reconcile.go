@@ -69,7 +69,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // reconcile observes and applies; it returns what it saw for the status.
 func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDomain) (*observation, ctrl.Result, error) {
 	log := logf.FromContext(ctx)
-	obs := &observation{Config: td.Status.Config}
+	obs := &observation{Config: r.publishedConfig(td)}
 	r.Sources.TrackSpec(td)
 	obs.DaemonSet, obs.Deployment = r.workloads(ctx, td)
 
@@ -522,7 +522,7 @@ func (r *Reconciler) applyStatus(ctx context.Context, td *spiffev1alpha1.SpiffeT
 	prev := r.lastWritten(td)
 	st, transitions := computeStatus(td, prev, obs, r.Clock.Now())
 	if apiequality.Semantic.DeepEqual(st, td.Status) {
-		r.rememberWritten(td, st.Conditions)
+		r.rememberWritten(td, &st)
 		return nil
 	}
 	if err := r.Client.Status().Apply(ctx, statusApplyConfiguration(td, &st), client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
@@ -532,7 +532,7 @@ func (r *Reconciler) applyStatus(ctx context.Context, td *spiffev1alpha1.SpiffeT
 		}
 		return fmt.Errorf("failed to apply the status of SpiffeTrustDomain %q: %w", td.Name, err)
 	}
-	r.rememberWritten(td, st.Conditions)
+	r.rememberWritten(td, &st)
 	for _, t := range transitions {
 		// The action is the condition type: the events library merges
 		// Events with the same regarding object, action and reason into
@@ -566,15 +566,22 @@ func eventNote(t transition) string {
 	return note
 }
 
-// writtenConditions are the conditions the operator last wrote on one
-// SpiffeTrustDomain.
-type writtenConditions struct {
+// writtenStatus is what the operator last wrote on one SpiffeTrustDomain.
+//
+// The cache may not show the operator's last status write yet, and a
+// status computed from a stale copy would undo it: report transitions
+// twice, move lastTransitionTime, or put back an older status.config when
+// the next spec is invalid. The operator is the only writer of these
+// fields, so its own record is the truth; the cache is used when it has
+// none (after a restart or a leader change).
+type writtenStatus struct {
 	uid        types.UID
 	conditions []metav1.Condition
+	config     *spiffev1alpha1.TrustDomainConfig
 }
 
 // lastWritten returns the operator's conditions as it last wrote them on
-// td, or as the cache shows them when it has written none since it started.
+// td, or as the cache shows them.
 func (r *Reconciler) lastWritten(td *spiffev1alpha1.SpiffeTrustDomain) []metav1.Condition {
 	r.writtenMu.Lock()
 	defer r.writtenMu.Unlock()
@@ -584,13 +591,25 @@ func (r *Reconciler) lastWritten(td *spiffev1alpha1.SpiffeTrustDomain) []metav1.
 	return ownedConditionsOf(td.Status.Conditions)
 }
 
-func (r *Reconciler) rememberWritten(td *spiffev1alpha1.SpiffeTrustDomain, conds []metav1.Condition) {
+// publishedConfig returns the newest configuration published for td: the
+// operator's last write or the cache's, whichever has the higher generation.
+func (r *Reconciler) publishedConfig(td *spiffev1alpha1.SpiffeTrustDomain) *spiffev1alpha1.TrustDomainConfig {
+	r.writtenMu.Lock()
+	defer r.writtenMu.Unlock()
+	cfg := td.Status.Config
+	if w, ok := r.written[td.Name]; ok && w.uid == td.UID && w.config != nil && (cfg == nil || w.config.Generation > cfg.Generation) {
+		cfg = w.config
+	}
+	return cfg
+}
+
+func (r *Reconciler) rememberWritten(td *spiffev1alpha1.SpiffeTrustDomain, st *spiffev1alpha1.SpiffeTrustDomainStatus) {
 	r.writtenMu.Lock()
 	defer r.writtenMu.Unlock()
 	if r.written == nil {
-		r.written = map[string]writtenConditions{}
+		r.written = map[string]writtenStatus{}
 	}
-	r.written[td.Name] = writtenConditions{uid: td.UID, conditions: ownedConditionsOf(conds)}
+	r.written[td.Name] = writtenStatus{uid: td.UID, conditions: ownedConditionsOf(st.Conditions), config: st.Config.DeepCopy()}
 }
 
 func (r *Reconciler) forgetWritten(name string) {
