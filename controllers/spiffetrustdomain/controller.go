@@ -116,6 +116,8 @@ type Reconciler struct {
 
 	writtenMu sync.Mutex
 	written   map[string]writtenStatus
+	appliedMu sync.Mutex
+	applied   map[childKey]appliedState
 }
 
 // NewReconciler returns a Reconciler that uses mgr's clients.
@@ -173,9 +175,11 @@ func (r *Reconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) err
 	workloads := builder.WithPredicates(workloadChanged{})
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("spiffetrustdomain").
-		For(&spiffev1alpha1.SpiffeTrustDomain{}).
-		// Another object with the same driver name may win or release it.
-		Watches(&spiffev1alpha1.SpiffeTrustDomain{}, handler.EnqueueRequestsFromMapFunc(r.sameDriverName)).
+		For(&spiffev1alpha1.SpiffeTrustDomain{}, builder.WithPredicates(trustDomainChanged{})).
+		// Another object with the same driver name may take or release it
+		// when it is created or deleted (the name is immutable).
+		Watches(&spiffev1alpha1.SpiffeTrustDomain{}, handler.EnqueueRequestsFromMapFunc(r.sameDriverName),
+			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&corev1.ConfigMap{}).
 		Owns(&rbacv1.ClusterRole{}).
@@ -276,6 +280,33 @@ func (r *Reconciler) requestsFor(ctx context.Context, match func(*spiffev1alpha1
 		}
 	}
 	return reqs
+}
+
+// trustDomainChanged passes the changes of a SpiffeTrustDomain the
+// operator acts on: its spec (generation), metadata, deletion, and the
+// approver's CompetingApprover condition. The operator's own status writes
+// are not among them, so they cause no further reconcile.
+type trustDomainChanged struct{ predicate.Funcs }
+
+// Update implements predicate.Predicate.
+func (trustDomainChanged) Update(e event.UpdateEvent) bool {
+	oldTD, ok1 := e.ObjectOld.(*spiffev1alpha1.SpiffeTrustDomain)
+	newTD, ok2 := e.ObjectNew.(*spiffev1alpha1.SpiffeTrustDomain)
+	if !ok1 || !ok2 {
+		return true
+	}
+	if oldTD.Generation != newTD.Generation ||
+		!oldTD.DeletionTimestamp.Equal(newTD.DeletionTimestamp) ||
+		!equality.Semantic.DeepEqual(oldTD.Labels, newTD.Labels) ||
+		!equality.Semantic.DeepEqual(oldTD.Annotations, newTD.Annotations) {
+		return true
+	}
+	oldC := meta.FindStatusCondition(oldTD.Status.Conditions, spiffev1alpha1.ConditionCompetingApprover)
+	newC := meta.FindStatusCondition(newTD.Status.Conditions, spiffev1alpha1.ConditionCompetingApprover)
+	if (oldC == nil) != (newC == nil) {
+		return true
+	}
+	return oldC != nil && (oldC.Status != newC.Status || oldC.Reason != newC.Reason || oldC.Message != newC.Message)
 }
 
 // workloadChanged passes changes of a DaemonSet or Deployment that matter:

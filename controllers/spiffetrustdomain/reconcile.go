@@ -18,6 +18,9 @@ package spiffetrustdomain
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -31,6 +34,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -52,6 +56,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			// The garbage collector deletes the children.
 			r.Sources.Forget(req.Name)
 			r.forgetWritten(req.Name)
+			r.forgetAppliedFor(req.Name)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("failed to get SpiffeTrustDomain %q: %w", req.Name, err)
@@ -353,19 +358,27 @@ func (r *Reconciler) readSource(ctx context.Context, src *sourceRef) (data []byt
 
 // apply writes every child with server-side apply under FieldOwner, taking
 // ownership of any field someone else changed (drift is reverted).
+//
+// A child is skipped when the operator applied exactly the same content
+// and the object has not changed since (the cache shows the resourceVersion
+// the apply returned): an unchanged trust domain costs no write, however
+// many namespaces its selector matches. Any change by anyone (drift,
+// deletion, a status update) changes the resourceVersion and brings the
+// apply back.
 func (r *Reconciler) apply(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDomain, children []child) error {
 	var errs []error
 	for _, c := range children {
 		if c.Apply == nil {
 			continue
 		}
-		if c.Key.Kind == kindRoleBinding && c.Key.Namespace != r.Options.Namespace && r.requesterBindingCurrent(ctx, td, c.Key) {
-			// A selector may match many namespaces: skip bindings that
-			// are already exactly right rather than patch each one on
-			// every reconcile.
+		hash, err := contentHash(c.Apply)
+		if err != nil {
+			errs = append(errs, err)
 			continue
 		}
-		var err error
+		if r.unchangedSinceApplied(ctx, c.Key, hash) {
+			continue
+		}
 		if c.Key.Kind == kindCSIDriver {
 			err = r.applyCSIDriver(ctx, c)
 		} else {
@@ -373,9 +386,111 @@ func (r *Reconciler) apply(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDo
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("failed to apply %s %q: %w", c.Key.Kind, keyName(c.Key), err))
+			r.forgetApplied(c.Key)
+			continue
 		}
+		// The apply decoded the server's answer into c.Apply.
+		r.rememberApplied(td.Name, c.Key, hash, resourceVersionOf(c.Apply))
 	}
 	return errors.Join(errs...)
+}
+
+// appliedState is what the operator last applied to a child, and the
+// resourceVersion the API server answered.
+type appliedState struct {
+	owner           string
+	hash            string
+	resourceVersion string
+}
+
+// contentHash hashes an apply configuration.
+func contentHash(ac runtime.ApplyConfiguration) (string, error) {
+	data, err := json.Marshal(ac)
+	if err != nil {
+		return "", fmt.Errorf("failed to encode %T: %w", ac, err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// resourceVersionOf reads metadata.resourceVersion of an applied object.
+func resourceVersionOf(ac runtime.ApplyConfiguration) string {
+	data, err := json.Marshal(ac)
+	if err != nil {
+		return ""
+	}
+	var obj metav1.PartialObjectMetadata
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return ""
+	}
+	return obj.ResourceVersion
+}
+
+// unchangedSinceApplied reports whether the child at key was last applied
+// with content hash and the cache still shows the version that apply made.
+func (r *Reconciler) unchangedSinceApplied(ctx context.Context, key childKey, hash string) bool {
+	r.appliedMu.Lock()
+	last, ok := r.applied[key]
+	r.appliedMu.Unlock()
+	if !ok || last.hash != hash || last.resourceVersion == "" {
+		return false
+	}
+	obj := newChildObject(key.Kind)
+	if obj == nil || r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: key.Name}, obj) != nil {
+		return false
+	}
+	return obj.GetResourceVersion() == last.resourceVersion
+}
+
+func (r *Reconciler) rememberApplied(owner string, key childKey, hash, resourceVersion string) {
+	r.appliedMu.Lock()
+	defer r.appliedMu.Unlock()
+	if r.applied == nil {
+		r.applied = map[childKey]appliedState{}
+	}
+	r.applied[key] = appliedState{owner: owner, hash: hash, resourceVersion: resourceVersion}
+}
+
+func (r *Reconciler) forgetApplied(key childKey) {
+	r.appliedMu.Lock()
+	defer r.appliedMu.Unlock()
+	delete(r.applied, key)
+}
+
+// forgetAppliedFor drops the records of a deleted SpiffeTrustDomain's children.
+func (r *Reconciler) forgetAppliedFor(owner string) {
+	r.appliedMu.Lock()
+	defer r.appliedMu.Unlock()
+	for k, v := range r.applied {
+		if v.owner == owner {
+			delete(r.applied, k)
+		}
+	}
+}
+
+// newChildObject returns an empty object of a child kind.
+func newChildObject(kind string) client.Object {
+	switch kind {
+	case kindServiceAccount:
+		return &corev1.ServiceAccount{}
+	case kindConfigMap:
+		return &corev1.ConfigMap{}
+	case kindClusterRole:
+		return &rbacv1.ClusterRole{}
+	case kindClusterRoleBinding:
+		return &rbacv1.ClusterRoleBinding{}
+	case kindRole:
+		return &rbacv1.Role{}
+	case kindRoleBinding:
+		return &rbacv1.RoleBinding{}
+	case kindCSIDriver:
+		return &storagev1.CSIDriver{}
+	case kindDaemonSet:
+		return &appsv1.DaemonSet{}
+	case kindDeployment:
+		return &appsv1.Deployment{}
+	}
+	return nil
 }
 
 // applyCSIDriver applies the CSIDriver, deleting and recreating it when an
@@ -396,28 +511,6 @@ func (r *Reconciler) applyCSIDriver(ctx context.Context, c child) error {
 		return fmt.Errorf("failed to delete CSIDriver %q to recreate it: %w", c.Key.Name, derr)
 	}
 	return r.Client.Apply(ctx, c.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership)
-}
-
-// requesterBindingCurrent reports whether the requester RoleBinding at key
-// is exactly what the operator would apply.
-func (r *Reconciler) requesterBindingCurrent(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDomain, key childKey) bool {
-	rb := &rbacv1.RoleBinding{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: key.Namespace, Name: key.Name}, rb); err != nil {
-		return false
-	}
-	want := rbacv1.Subject{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:serviceaccounts:" + key.Namespace}
-	if !isControlledBy(rb, td) ||
-		rb.RoleRef != (rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: RBACName(td.Name, ComponentRequester)}) ||
-		len(rb.Subjects) != 1 || rb.Subjects[0] != want || len(rb.OwnerReferences) != 1 {
-		return false
-	}
-	for k, v := range childLabels(td.Name, ComponentRequester) {
-		if rb.Labels[k] != v {
-			return false
-		}
-	}
-	ref := rb.OwnerReferences[0]
-	return ref.BlockOwnerDeletion != nil && *ref.BlockOwnerDeletion && ref.Name == td.Name && ref.Kind == spiffev1alpha1.Kind
 }
 
 // prune deletes the children of td (those it controls) that are not in

@@ -55,8 +55,7 @@ var _ = Describe("the approver's CompetingApprover condition", func() {
 				client.FieldOwner("csi-driver-spiffe-approver"))).To(Succeed())
 		}
 		apply(metav1.ConditionTrue, spiffev1alpha1.ReasonCompetingApprover, "CertificateRequest team-a/web-1 was approved by cert-manager: disable cert-manager's approver")
-		degraded := eventuallyCondition(name, spiffev1alpha1.ConditionDegraded, metav1.ConditionTrue, spiffev1alpha1.ReasonCompetingApprover)
-		Expect(degraded.Message).To(ContainSubstring("disable cert-manager's approver"))
+		eventuallyCondition(name, spiffev1alpha1.ConditionDegraded, metav1.ConditionTrue, spiffev1alpha1.ReasonCompetingApprover, "disable cert-manager's approver")
 
 		By("the operator writing its status again, after a node changes")
 		Eventually(func(g Gomega) {

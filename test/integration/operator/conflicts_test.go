@@ -47,8 +47,7 @@ var _ = Describe("driver name conflicts", func() {
 
 		By("creating a newer object with the same driver name")
 		createTrustDomain(newTrustDomain("contest-b", "contest-ca", withName))
-		ready := eventuallyCondition("contest-b", spiffev1alpha1.ConditionReady, metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict)
-		Expect(ready.Message).To(ContainSubstring(`already used by SpiffeTrustDomain "contest-a"`))
+		eventuallyCondition("contest-b", spiffev1alpha1.ConditionReady, metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict, `already used by SpiffeTrustDomain "contest-a"`)
 		eventuallyCondition("contest-b", spiffev1alpha1.ConditionDegraded, metav1.ConditionTrue, spiffev1alpha1.ReasonDriverNameConflict)
 		eventuallyCondition("contest-b", spiffev1alpha1.ConditionDriverReady, metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict)
 		Expect(getTrustDomain("contest-b").Status.Config).To(BeNil(), "a conflicting spec is not published")
@@ -94,8 +93,7 @@ var _ = Describe("driver name conflicts", func() {
 		cleanupDelete(foreign)
 		createClusterIssuer("foreign-ca", true, caIssuerConfig())
 		createTrustDomain(newTrustDomain("foreign", "foreign-ca", func(td *spiffev1alpha1.SpiffeTrustDomain) { td.Spec.Driver.Name = driverName }))
-		ready := eventuallyCondition("foreign", spiffev1alpha1.ConditionReady, metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict)
-		Expect(ready.Message).To(ContainSubstring("is not managed by this operator"))
+		eventuallyCondition("foreign", spiffev1alpha1.ConditionReady, metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict, "is not managed by this operator")
 		got := &storagev1.CSIDriver{}
 		Expect(cl.Get(ctx, client.ObjectKeyFromObject(foreign), got)).To(Succeed())
 		Expect(got.ResourceVersion).To(Equal(foreign.ResourceVersion), "the foreign CSIDriver is untouched")

@@ -143,13 +143,18 @@ func haveCondition(status metav1.ConditionStatus, reason string) OmegaMatcher {
 	return And(HaveField("Status", status), HaveField("Reason", reason))
 }
 
-// eventuallyCondition waits until the condition has status and reason and
-// describes the object's current generation.
-func eventuallyCondition(name, condType string, status metav1.ConditionStatus, reason string) metav1.Condition {
+// eventuallyCondition waits until the condition has status and reason, a
+// message with every one of messageParts, and describes the object's
+// current generation.
+func eventuallyCondition(name, condType string, status metav1.ConditionStatus, reason string, messageParts ...string) metav1.Condition {
+	GinkgoHelper()
 	var c metav1.Condition
 	Eventually(func(g Gomega) {
 		c = conditionOf(name, condType)(g)
 		g.Expect(c).To(haveCondition(status, reason), "message: %s", c.Message)
+		for _, part := range messageParts {
+			g.Expect(c.Message).To(ContainSubstring(part))
+		}
 		g.Expect(c.ObservedGeneration).To(Equal(getTrustDomain(name).Generation))
 	}, timeout, interval).Should(Succeed())
 	return c

@@ -29,8 +29,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -105,7 +107,9 @@ var _ = BeforeSuite(func() {
 		MetricsBindAddress:       "0",
 		HealthProbeBindAddress:   "0",
 	}
-	mgr, err := operator.NewManager(ctx, testEnv.ImpersonationConfig(operatorNamespace, operatorServiceAccount), opts)
+	operatorConfig := testEnv.ImpersonationConfig(operatorNamespace, operatorServiceAccount)
+	operatorConfig.Wrap(operatorRequests.wrap)
+	mgr, err := operator.NewManager(ctx, operatorConfig, opts)
 	Expect(err).NotTo(HaveOccurred())
 	mgrCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -171,3 +175,34 @@ func bindOperatorRole(path string) {
 	Expect(clusterRoles).To(Equal(1))
 	Expect(roles).To(Equal(1))
 }
+
+// operatorRequests records the write requests the operator makes.
+var operatorRequests = &requestLog{}
+
+// requestLog records "METHOD path" of every non-GET request.
+type requestLog struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (l *requestLog) wrap(rt http.RoundTripper) http.RoundTripper {
+	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Method != http.MethodGet {
+			l.mu.Lock()
+			l.requests = append(l.requests, req.Method+" "+req.URL.Path)
+			l.mu.Unlock()
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+// since returns the requests made after the first n, and the new count.
+func (l *requestLog) since(n int) ([]string, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.requests[n:]...), len(l.requests)
+}
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
