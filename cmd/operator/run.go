@@ -24,6 +24,7 @@ import (
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	"github.com/go-logr/logr"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -72,7 +73,12 @@ func run(ctx context.Context, opts *options.Options) error {
 // controller, /metrics, /healthz and /readyz, and leader election.
 func NewManager(ctx context.Context, cfg *rest.Config, opts *options.Options) (ctrl.Manager, error) {
 	log := logf.FromContext(ctx)
-	logf.SetLogger(log)
+	if l, err := logr.FromContext(ctx); err == nil {
+		// controller-runtime's global logger, for the parts that take no
+		// context. Without a logger in ctx the global one stays as is:
+		// setting it to itself would make it recurse.
+		logf.SetLogger(l)
+	}
 	scheme, err := NewScheme()
 	if err != nil {
 		return nil, err
