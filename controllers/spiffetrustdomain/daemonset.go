@@ -173,15 +173,9 @@ func buildDriverDaemonSet(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, ca
 
 	podSpec := corev1ac.PodSpec().
 		WithServiceAccountName(DriverServiceAccountName(td.Name)).
-		WithNodeSelector(nodeSelector(spec.NodeSelector)).
 		WithContainers(driver, registrar, liveness).
 		WithVolumes(volumes...)
-	if len(spec.Tolerations) > 0 {
-		podSpec.WithTolerations(tolerations(spec.Tolerations)...)
-	}
-	if spec.PriorityClassName != "" {
-		podSpec.WithPriorityClassName(spec.PriorityClassName)
-	}
+	schedule(podSpec, spec.NodeSelector, spec.Tolerations, spec.PriorityClassName)
 
 	podLabels := selectorLabels(td.Name, ComponentDriver)
 	return appsv1ac.DaemonSet(DriverDaemonSetName(td.Name), opts.Namespace).
@@ -229,11 +223,19 @@ func orDefault(v, def string) string {
 	return def
 }
 
-func nodeSelector(sel map[string]string) map[string]string {
+// schedule sets a pod's node selector (default: Linux nodes), tolerations
+// and priority class.
+func schedule(pod *corev1ac.PodSpecApplyConfiguration, sel map[string]string, tols []corev1.Toleration, priorityClassName string) {
 	if len(sel) == 0 {
-		return defaultNodeSelector
+		sel = defaultNodeSelector
 	}
-	return sel
+	pod.WithNodeSelector(sel)
+	if len(tols) > 0 {
+		pod.WithTolerations(tolerations(tols)...)
+	}
+	if priorityClassName != "" {
+		pod.WithPriorityClassName(priorityClassName)
+	}
 }
 
 // resources converts resource requirements into their apply configuration.

@@ -84,19 +84,13 @@ func buildApproverDeployment(td *spiffev1alpha1.SpiffeTrustDomain, opts Options)
 
 	podSpec := corev1ac.PodSpec().
 		WithServiceAccountName(ApproverServiceAccountName(td.Name)).
-		WithNodeSelector(nodeSelector(spec.NodeSelector)).
 		WithSecurityContext(corev1ac.PodSecurityContext().
 			WithRunAsNonRoot(true).
 			WithRunAsUser(approverUID).
 			WithRunAsGroup(approverUID).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
 		WithContainers(approver)
-	if len(spec.Tolerations) > 0 {
-		podSpec.WithTolerations(tolerations(spec.Tolerations)...)
-	}
-	if spec.PriorityClassName != "" {
-		podSpec.WithPriorityClassName(spec.PriorityClassName)
-	}
+	schedule(podSpec, spec.NodeSelector, spec.Tolerations, spec.PriorityClassName)
 
 	podLabels := selectorLabels(td.Name, ComponentApprover)
 	return appsv1ac.Deployment(ApproverDeploymentName(td.Name), opts.Namespace).

@@ -68,7 +68,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	obs, result, reconcileErr := r.reconcile(ctx, td)
 	statusErr := r.applyStatus(ctx, td, obs)
-	return result, errors.Join(reconcileErr, statusErr)
+	if err := errors.Join(reconcileErr, statusErr); err != nil {
+		// Retried with backoff; a result with an error is ignored.
+		return ctrl.Result{}, err
+	}
+	return result, nil
 }
 
 // reconcile observes and applies; it returns what it saw for the status.
