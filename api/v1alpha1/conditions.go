@@ -89,7 +89,8 @@ const (
 	ReasonNoCompetingApprover = "NoCompetingApprover"
 	// ReasonAsExpected: the Degraded condition is False.
 	ReasonAsExpected = "AsExpected"
-	// ReasonApplyFailed: the operator could not write a child object.
+	// ReasonApplyFailed: the operator could not write a child object (or
+	// read what it needs to build one); it retries.
 	ReasonApplyFailed = "ApplyFailed"
 	// ReasonNoNodes: the driver DaemonSet matches no node, so no pod can
 	// mount the volume.

@@ -53,7 +53,8 @@ type observation struct {
 	// not evaluated (invalid spec, conflict): the previous ones are kept.
 	Issuer   *cond
 	CABundle *cond
-	// ApplyErr is the error of writing or deleting children, if any.
+	// ApplyErr is the error of reading what the reconcile needs or of
+	// writing or deleting children, if any.
 	ApplyErr error
 	// DaemonSet and Deployment are the driver's and approver's workloads,
 	// nil when absent.
@@ -232,7 +233,7 @@ func degradedCondition(td *spiffev1alpha1.SpiffeTrustDomain, obs *observation) c
 	case obs.Conflict != "":
 		return cond{metav1.ConditionTrue, spiffev1alpha1.ReasonDriverNameConflict, obs.Conflict}
 	case obs.ApplyErr != nil:
-		return cond{metav1.ConditionTrue, spiffev1alpha1.ReasonApplyFailed, "failed to apply the trust domain's objects (retrying): " + obs.ApplyErr.Error()}
+		return cond{metav1.ConditionTrue, spiffev1alpha1.ReasonApplyFailed, "failed to reconcile the trust domain (retrying): " + obs.ApplyErr.Error()}
 	}
 	if c := meta.FindStatusCondition(td.Status.Conditions, spiffev1alpha1.ConditionCompetingApprover); c != nil && c.Status == metav1.ConditionTrue {
 		return cond{metav1.ConditionTrue, spiffev1alpha1.ReasonCompetingApprover, c.Message}
@@ -247,7 +248,7 @@ func readyCondition(td *spiffev1alpha1.SpiffeTrustDomain, obs *observation, cond
 	case obs.Conflict != "":
 		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict, obs.Conflict}
 	case obs.ApplyErr != nil:
-		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonApplyFailed, "failed to apply the trust domain's objects (retrying): " + obs.ApplyErr.Error()}
+		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonApplyFailed, "failed to reconcile the trust domain (retrying): " + obs.ApplyErr.Error()}
 	}
 	for _, t := range []string{
 		spiffev1alpha1.ConditionIssuerReady,

@@ -217,7 +217,7 @@ func TestComputeStatus(t *testing.T) {
 			}(),
 			wantConds: func() []metav1.Condition {
 				cs := readyConds(earlier)
-				msg := `failed to apply the trust domain's objects (retrying): failed to apply DaemonSet "ns/foo-bar-driver": forbidden`
+				msg := `failed to reconcile the trust domain (retrying): failed to apply DaemonSet "ns/foo-bar-driver": forbidden`
 				cs[0] = c("Ready", "False", "ApplyFailed", msg, nowT)
 				cs[5] = c("Degraded", "True", "ApplyFailed", msg, nowT)
 				return cs

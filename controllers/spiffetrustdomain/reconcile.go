@@ -90,9 +90,15 @@ func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTru
 		return obs, ctrl.Result{}, nil
 	}
 
+	// An error from here on is retried and reported (Ready=False,
+	// Degraded=True, reason ApplyFailed) with what failed.
+	failed := func(err error) (*observation, ctrl.Result, error) {
+		obs.ApplyErr = err
+		return obs, ctrl.Result{}, err
+	}
 	conflict, err := r.driverNameConflict(ctx, td)
 	if err != nil {
-		return obs, ctrl.Result{}, err
+		return failed(err)
 	}
 	if conflict != "" {
 		obs.Conflict = conflict
@@ -100,8 +106,7 @@ func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTru
 		// It may have created some before the older object appeared in
 		// the cache; remove them (never the other object's).
 		if err := r.prune(ctx, td, nil); err != nil {
-			obs.ApplyErr = err
-			return obs, ctrl.Result{}, err
+			return failed(err)
 		}
 		obs.DaemonSet, obs.Deployment = nil, nil
 		return obs, ctrl.Result{}, nil
@@ -111,19 +116,19 @@ func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTru
 	ref := issuerRef(td)
 	res, err := r.issuerResource(ref)
 	if err != nil {
-		return obs, ctrl.Result{}, err
+		return failed(err)
 	}
 	if res == nil {
 		result.RequeueAfter = externalIssuerRecheck
 	}
 	namespaces, err := r.requesterNamespaces(ctx, td)
 	if err != nil {
-		return obs, ctrl.Result{}, err
+		return failed(err)
 	}
 	selectorSet := td.Spec.RequesterNamespaceSelector != nil
 	issuer, err := issuerCondition(ref, res, selectorSet, namespaces, r.issuerLookup(ctx, ref))
 	if err != nil {
-		return obs, ctrl.Result{}, err
+		return failed(err)
 	}
 	obs.Issuer = &issuer
 
@@ -135,7 +140,7 @@ func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTru
 	var ca cond
 	in.CABundle, inUse, in.KeepCABundle, ca, err = r.caBundle(ctx, td)
 	if err != nil {
-		return obs, ctrl.Result{}, err
+		return failed(err)
 	}
 	obs.CABundle = &ca
 
