@@ -129,16 +129,30 @@ func buildClusterRoleBinding(td *spiffev1alpha1.SpiffeTrustDomain, opts Options,
 			WithNamespace(opts.Namespace))
 }
 
+// ApproverLeaseName is the name of the approver's leader election Lease:
+// csi-driver-spiffe-approver-<td>, as the approver names it
+// (approver.LeaderElectionID; SpiffeTrustDomain names are at most 63
+// characters here, so the approver never hashes them).
+func ApproverLeaseName(td string) string { return "csi-driver-spiffe-approver-" + td }
+
 // buildApproverRole returns the approver's Role in the operator's
-// namespace: the Lease of its leader election.
+// namespace: its leader election Lease. create cannot be limited to a name;
+// get and update are.
 func buildApproverRole(td *spiffev1alpha1.SpiffeTrustDomain, opts Options) *rbacv1ac.RoleApplyConfiguration {
 	return rbacv1ac.Role(RBACName(td.Name, ComponentApprover), opts.Namespace).
 		WithLabels(childLabels(td.Name, ComponentApprover)).
 		WithOwnerReferences(ownerReference(td)).
-		WithRules(rbacv1ac.PolicyRule().
-			WithAPIGroups(coordinationGroup).
-			WithResources("leases").
-			WithVerbs("get", "create", "update"))
+		WithRules(
+			rbacv1ac.PolicyRule().
+				WithAPIGroups(coordinationGroup).
+				WithResources("leases").
+				WithVerbs("create"),
+			rbacv1ac.PolicyRule().
+				WithAPIGroups(coordinationGroup).
+				WithResources("leases").
+				WithVerbs("get", "update").
+				WithResourceNames(ApproverLeaseName(td.Name)),
+		)
 }
 
 // buildApproverRoleBinding binds the approver's Role to its ServiceAccount.

@@ -164,7 +164,11 @@ metadata:
 rules:
 - apiGroups: [coordination.k8s.io]
   resources: [leases]
-  verbs: [get, create, update]
+  verbs: [create]
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [get, update]
+  resourceNames: [csi-driver-spiffe-approver-foo-bar]
 `,
 		},
 		"the approver's leader election RoleBinding": {

@@ -134,9 +134,9 @@ var _ = Describe("the RBAC the operator grants", func() {
 				{"get", spiffe, tds, "rbac", ""},
 				{"watch", spiffe, tds, "rbac", ""},
 				{"patch", spiffe, tdStatus, "rbac", ""},
-				{"get", coordGroup, "leases", "some-lease", operatorNamespace},
+				{"get", coordGroup, "leases", "csi-driver-spiffe-approver-rbac", operatorNamespace},
 				{"create", coordGroup, "leases", "", operatorNamespace},
-				{"update", coordGroup, "leases", "some-lease", operatorNamespace},
+				{"update", coordGroup, "leases", "csi-driver-spiffe-approver-rbac", operatorNamespace},
 			},
 			[]permission{
 				{"approve", cmGroup, signers, "clusterissuers.cert-manager.io/another-ca", ""},
@@ -151,7 +151,9 @@ var _ = Describe("the RBAC the operator grants", func() {
 				{"update", spiffe, tds, "rbac", ""},
 				{"patch", spiffe, tds, "rbac", ""},
 				{"create", coordGroup, "leases", "", "default"},
-				{"delete", coordGroup, "leases", "some-lease", operatorNamespace},
+				{"delete", coordGroup, "leases", "csi-driver-spiffe-approver-rbac", operatorNamespace},
+				{"update", coordGroup, "leases", "csi-driver-spiffe-operator.spiffe.csi.cert-manager.io", operatorNamespace},
+				{"update", coordGroup, "leases", "csi-driver-spiffe-approver-rbac-other", operatorNamespace},
 				{"get", "", "secrets", "", anyNS},
 			})
 	})
