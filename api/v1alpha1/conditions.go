@@ -72,6 +72,10 @@ const (
 	// ReasonExternalIssuer: the issuer is not one of cert-manager's own, so
 	// its readiness is not checked.
 	ReasonExternalIssuer = "ExternalIssuer"
+	// ReasonIssuerNotChecked: the issuer is namespaced and the operator
+	// cannot tell which namespaces need it (no requesterNamespaceSelector,
+	// or no namespace matches it).
+	ReasonIssuerNotChecked = "NotChecked"
 	// ReasonCABundleNotConfigured: spec.caBundle is not set.
 	ReasonCABundleNotConfigured = "NotConfigured"
 	// ReasonCABundleSourceNotFound: the CA bundle Secret or ConfigMap or its
@@ -85,6 +89,10 @@ const (
 	ReasonNoCompetingApprover = "NoCompetingApprover"
 	// ReasonAsExpected: the Degraded condition is False.
 	ReasonAsExpected = "AsExpected"
-	// ReasonApplyFailed: the operator could not write a child object.
+	// ReasonApplyFailed: the operator could not write a child object (or
+	// read what it needs to build one); it retries.
 	ReasonApplyFailed = "ApplyFailed"
+	// ReasonNoNodes: the driver DaemonSet matches no node, so no pod can
+	// mount the volume.
+	ReasonNoNodes = "NoNodes"
 )
