@@ -27,8 +27,8 @@ import (
 	"github.com/cert-manager/csi-lib/metadata"
 	"github.com/cert-manager/csi-lib/storage"
 	atomicwriter "github.com/cert-manager/csi-lib/third_party/util"
-	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"golang.org/x/sys/unix"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/mount-utils"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/driver/volume"
