@@ -121,3 +121,5 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+func randSuffix() string { return utilrand.String(5) }
