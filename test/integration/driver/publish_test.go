@@ -22,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -109,6 +110,11 @@ func TestPublishDeliversSVID(t *testing.T) {
 	after, _ := os.ReadFile(v.File("tls.crt"))
 	if !bytes.Equal(before, after) || len(volumeRequests(t, ns, v.ID)) != 1 {
 		t.Errorf("a second publish re-issued the SVID")
+	}
+
+	// The driver never logs a token.
+	if logs := f.Driver.Logs(); strings.Contains(logs, v.Token.Token) || strings.Contains(logs, "eyJ") {
+		t.Errorf("the driver logged a token")
 	}
 
 	// Unpublish unmounts and deletes files, metadata and requests.
