@@ -18,6 +18,7 @@ package driver
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"fmt"
@@ -56,9 +57,15 @@ func TestRenewal(t *testing.T) {
 		t.Fatal(err)
 	}
 	// kubelet republishes with fresh tokens (requiresRepublish) meanwhile.
-	go f.Kubelet.RepublishEvery(ctx, time.Second, func(v *kubelet.Volume, err error) {
-		t.Errorf("republishing %s failed: %v", v.Pod.Name, err)
-	})
+	republishCtx, stopRepublishing := context.WithCancel(ctx)
+	republished := make(chan struct{})
+	go func() {
+		defer close(republished)
+		f.Kubelet.RepublishEvery(republishCtx, time.Second, func(v *kubelet.Volume, err error) {
+			t.Errorf("republishing %s failed: %v", v.Pod.Name, err)
+		})
+	}()
+	t.Cleanup(func() { stopRepublishing(); <-republished })
 	first := loadSVID(t, f, v, f.CA)
 	if got := first.Certificates[0].NotAfter.Sub(first.Certificates[0].NotBefore); got != shortLifetime {
 		t.Fatalf("lifetime %s, want the signer's cap %s", got, shortLifetime)
