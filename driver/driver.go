@@ -260,28 +260,33 @@ func (d *Driver) followCABundle(ctx context.Context) {
 }
 
 // TokenClientFactory returns a ClientForToken that reaches the API server of
-// base (host, TLS server verification, user agent, timeouts, rate limits)
-// with a pod's token as its only credential: none of base's own
-// credentials (client certificate, token, token file, impersonation, exec
-// plugins) is carried over.
+// base with a pod's token as its only credential (see TokenConfig).
 func TokenClientFactory(base *rest.Config) func(token string) (cmclient.Interface, error) {
 	return func(token string) (cmclient.Interface, error) {
-		cfg := &rest.Config{
-			Host:    base.Host,
-			APIPath: base.APIPath,
-			TLSClientConfig: rest.TLSClientConfig{
-				Insecure:   base.Insecure,
-				ServerName: base.ServerName,
-				CAFile:     base.CAFile,
-				CAData:     base.CAData,
-				NextProtos: base.NextProtos,
-			},
-			UserAgent:   base.UserAgent,
-			Timeout:     base.Timeout,
-			QPS:         base.QPS,
-			Burst:       base.Burst,
-			BearerToken: token,
-		}
-		return cmclient.NewForConfig(cfg)
+		return cmclient.NewForConfig(TokenConfig(base, token))
+	}
+}
+
+// TokenConfig returns a config for the API server of base (host, TLS server
+// verification, user agent, timeout, rate limits) that authenticates with
+// token only: none of base's own credentials (client certificate, token,
+// token file, basic auth, impersonation, exec or auth plugins) is carried
+// over, so a request made with it is the pod's, never the driver's.
+func TokenConfig(base *rest.Config, token string) *rest.Config {
+	return &rest.Config{
+		Host:    base.Host,
+		APIPath: base.APIPath,
+		TLSClientConfig: rest.TLSClientConfig{
+			Insecure:   base.Insecure,
+			ServerName: base.ServerName,
+			CAFile:     base.CAFile,
+			CAData:     base.CAData,
+			NextProtos: base.NextProtos,
+		},
+		UserAgent:   base.UserAgent,
+		Timeout:     base.Timeout,
+		QPS:         base.QPS,
+		Burst:       base.Burst,
+		BearerToken: token,
 	}
 }

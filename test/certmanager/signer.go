@@ -29,6 +29,7 @@ import (
 	cmclient "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/clock"
 )
 
 // Messages cert-manager writes on the Ready condition of CertificateRequests
@@ -56,6 +57,9 @@ type SignerOptions struct {
 	MaxLifetime time.Duration
 	// Workers sign requests concurrently. Default 8.
 	Workers int
+	// Clock is the time certificates start at. Default the real clock (as
+	// cert-manager); tests of renewal with a fake clock set it.
+	Clock clock.PassiveClock
 }
 
 // Signer is a TEST STAND-IN for a cert-manager CA ClusterIssuer (or Issuer):
@@ -79,6 +83,7 @@ type SignerOptions struct {
 type Signer struct {
 	ctrl        controller
 	maxLifetime time.Duration
+	clock       clock.PassiveClock
 
 	mu sync.RWMutex
 	ca *CA
@@ -89,7 +94,7 @@ func NewSigner(opts SignerOptions) (*Signer, error) {
 	if opts.Client == nil || opts.IssuerRef.Name == "" || opts.CA == nil {
 		return nil, errors.New("failed to build the stand-in signer: Client, IssuerRef.Name and CA are required")
 	}
-	s := &Signer{maxLifetime: opts.MaxLifetime, ca: opts.CA}
+	s := &Signer{maxLifetime: opts.MaxLifetime, ca: opts.CA, clock: opts.Clock}
 	s.ctrl = controller{name: "stand-in-ca-issuer", client: opts.Client, issuerRef: opts.IssuerRef, workers: opts.Workers, sync: s.sync}
 	return s, nil
 }
@@ -137,6 +142,11 @@ func (s *Signer) sync(ctx context.Context, cr *cmapi.CertificateRequest) error {
 	if err != nil {
 		fail(cr, fmt.Errorf("Error generating certificate template: %w", err))
 		return s.update(ctx, cr)
+	}
+	if s.clock != nil {
+		lifetime := template.NotAfter.Sub(template.NotBefore)
+		template.NotBefore = s.clock.Now()
+		template.NotAfter = template.NotBefore.Add(lifetime)
 	}
 	if s.maxLifetime > 0 && template.NotAfter.Sub(template.NotBefore) > s.maxLifetime {
 		template.NotAfter = template.NotBefore.Add(s.maxLifetime)
