@@ -218,7 +218,7 @@ type Volume struct {
 // as kubelet does when it sets the pod up. On error the Volume is still
 // returned (kubelet retries and, for an uncertain mount, unpublishes it).
 func (k *Kubelet) Publish(ctx context.Context, pod *corev1.Pod) (*Volume, error) {
-	v, err := k.volumeOf(pod)
+	v, err := k.Volume(pod)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +234,9 @@ func (k *Kubelet) PublishPod(ctx context.Context, o PodOptions) (*Volume, error)
 	return k.Publish(ctx, pod)
 }
 
-func (k *Kubelet) volumeOf(pod *corev1.Pod) (*Volume, error) {
+// Volume returns the pod's CSI volume of the driver as this kubelet tracks
+// it, without publishing it.
+func (k *Kubelet) Volume(pod *corev1.Pod) (*Volume, error) {
 	for _, vol := range pod.Spec.Volumes {
 		if vol.CSI == nil || vol.CSI.Driver != k.opts.DriverName {
 			continue
