@@ -76,7 +76,7 @@ type Options struct {
 	// the pod whose ServiceAccount token it is given. Required; see
 	// TokenClientFactory.
 	ClientForToken func(token string) (cmclient.Interface, error)
-	// Mounter mounts volumes into pods. Default mount.New("").
+	// Mounter mounts volumes into pods. Default NewMounter().
 	Mounter mount.Interface
 	// Clock tells time for renewals. Default the real clock.
 	Clock clock.WithTicker
@@ -133,7 +133,7 @@ func New(opts Options) (*Driver, error) {
 		opts.Log = logr.Discard()
 	}
 	if opts.Mounter == nil {
-		opts.Mounter = mount.New("")
+		opts.Mounter = NewMounter()
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}

@@ -88,13 +88,16 @@ type manager struct {
 
 // managedVolume is the state of one volume. mu serialises issuance, file
 // writes and unpublishing of the volume.
+//
+// It holds no copy of the volume's metadata (and so of the pod's token): that
+// lives in the store, on the tmpfs, and is read when needed, which keeps the
+// driver small on nodes with many volumes.
 type managedVolume struct {
-	id  string
-	log logr.Logger
+	id string
+	// pod is who the volume is for; its Token is always empty.
+	pod volume.Pod
 
-	mu   sync.Mutex
-	meta metadata.Metadata
-	pod  volume.Pod
+	mu sync.Mutex
 	// issued: the volume's files hold an SVID; published: kubelet was told
 	// the volume is ready (or it was, before a restart).
 	issued, published bool
@@ -116,6 +119,30 @@ type pendingRequest struct {
 	issuerRef       cmmeta.IssuerReference
 	duration        time.Duration
 	keySpec         spiffev1alpha1.PrivateKeySpec
+}
+
+// logFor returns the logger of a volume.
+func (m *manager) logFor(v *managedVolume) logr.Logger {
+	return m.log.WithValues("volumeID", v.id, "pod", v.pod.String())
+}
+
+// withoutToken returns pod without its token, for keeping in memory.
+func withoutToken(pod volume.Pod) volume.Pod {
+	pod.Token = ""
+	return pod
+}
+
+// storedToken reads the pod's token from the volume's stored metadata.
+func (m *manager) storedToken(v *managedVolume) (string, error) {
+	meta, err := m.store.ReadMetadata(v.id)
+	if err != nil {
+		return "", newIssueError(codes.Internal, ReasonWriteFailed, fmt.Errorf("failed to read the metadata of volume %q: %w", v.id, err))
+	}
+	token, err := volume.EmptyAudienceToken(meta.VolumeContext)
+	if err != nil {
+		return "", newIssueError(codes.InvalidArgument, ReasonInvalidVolume, fmt.Errorf("volume %q has no usable ServiceAccount token; kubelet sends a fresh one on the next republish: %w", v.id, err))
+	}
+	return token, nil
 }
 
 func (m *manager) get(id string) *managedVolume {
@@ -209,9 +236,7 @@ func (m *manager) resume() error {
 		}
 		v := &managedVolume{
 			id:        id,
-			log:       log.WithValues("pod", pod.String()),
-			meta:      meta,
-			pod:       pod,
+			pod:       withoutToken(pod),
 			issued:    true,
 			published: true,
 			renewAt:   *meta.NextIssuanceTime,
@@ -241,7 +266,7 @@ func (m *manager) publish(ctx context.Context, meta metadata.Metadata, pod volum
 	m.mu.Lock()
 	v, known := m.volumes[meta.VolumeID]
 	if !known {
-		v = &managedVolume{id: meta.VolumeID, meta: meta, pod: pod, log: m.log.WithValues("volumeID", meta.VolumeID, "pod", pod.String())}
+		v = &managedVolume{id: meta.VolumeID, pod: withoutToken(pod)}
 		m.volumes[v.id] = v
 		m.metrics.volumes.Set(float64(len(m.volumes)))
 	}
@@ -269,7 +294,7 @@ func (m *manager) publish(ctx context.Context, meta metadata.Metadata, pod volum
 	wait := make(chan error, 1)
 	v.waiters = append(v.waiters, wait)
 	if v.pending == nil {
-		if err := m.request(ctx, v); err != nil {
+		if err := m.request(ctx, v, pod.Token); err != nil {
 			v.waiters = nil
 			v.mu.Unlock()
 			m.metrics.failures.WithLabelValues(reasonOf(err)).Inc()
@@ -312,24 +337,23 @@ func (m *manager) refresh(v *managedVolume, meta metadata.Metadata, pod volume.P
 	if pod.Namespace != v.pod.Namespace || pod.ServiceAccount != v.pod.ServiceAccount {
 		return newIssueError(codes.PermissionDenied, ReasonInvalidVolume, fmt.Errorf("volume %q was published for ServiceAccount %s/%s, not %s/%s", v.id, v.pod.Namespace, v.pod.ServiceAccount, pod.Namespace, pod.ServiceAccount))
 	}
+	existing, err := m.store.ReadMetadata(v.id)
+	if err != nil {
+		return newIssueError(codes.Internal, ReasonWriteFailed, fmt.Errorf("failed to read the metadata of volume %q: %w", v.id, err))
+	}
 	next := maps.Clone(meta.VolumeContext)
-	if ca, ok := v.meta.VolumeContext[CAFileKey]; ok {
+	if ca, ok := existing.VolumeContext[CAFileKey]; ok {
 		next[CAFileKey] = ca
 	}
-	if maps.Equal(next, v.meta.VolumeContext) && meta.TargetPath == v.meta.TargetPath {
+	if maps.Equal(next, existing.VolumeContext) && meta.TargetPath == existing.TargetPath {
 		return nil
 	}
-	updated := v.meta
-	updated.VolumeContext = next
-	updated.TargetPath = meta.TargetPath
-	if v.issued || v.published {
-		if err := m.store.WriteMetadata(v.id, updated); err != nil {
-			return newIssueError(codes.Internal, ReasonWriteFailed, fmt.Errorf("failed to store metadata of volume %q: %w", v.id, err))
-		}
+	oldToken, _ := volume.EmptyAudienceToken(existing.VolumeContext)
+	existing.VolumeContext, existing.TargetPath = next, meta.TargetPath
+	if err := m.store.WriteMetadata(v.id, existing); err != nil {
+		return newIssueError(codes.Internal, ReasonWriteFailed, fmt.Errorf("failed to store metadata of volume %q: %w", v.id, err))
 	}
-	tokenChanged := pod.Token != v.pod.Token
-	v.meta, v.pod = updated, pod
-	if tokenChanged && v.lastErr != nil && v.published {
+	if pod.Token != oldToken && v.lastErr != nil && v.published {
 		m.queue.Add(v.id)
 	}
 	return nil
@@ -361,7 +385,7 @@ func (m *manager) abandon(id string) {
 	v.removed = true
 	m.remove(id)
 	if err := m.store.RemoveVolume(id); err != nil {
-		v.log.Error(err, "failed to remove the files of a volume whose publish failed")
+		m.logFor(v).Error(err, "failed to remove the files of a volume whose publish failed")
 	}
 }
 
@@ -413,14 +437,11 @@ func (m *manager) deleteRequest(ctx context.Context, namespace, name string) err
 }
 
 // request generates a key and creates a CertificateRequest for it as the
-// pod's ServiceAccount. v.mu must be held.
-func (m *manager) request(ctx context.Context, v *managedVolume) error {
+// pod's ServiceAccount, with token. v.mu must be held.
+func (m *manager) request(ctx context.Context, v *managedVolume, token string) error {
 	cfg, err := m.currentConfig()
 	if err != nil {
 		return err
-	}
-	if v.pod.Token == "" {
-		return newIssueError(codes.InvalidArgument, ReasonInvalidVolume, fmt.Errorf("volume %q has no usable ServiceAccount token; kubelet sends a fresh one on the next republish", v.id))
 	}
 	started := m.clock.Now()
 	id := spiffe.ID(cfg.TrustDomain, v.pod.Namespace, v.pod.ServiceAccount)
@@ -463,7 +484,7 @@ func (m *manager) request(ctx context.Context, v *managedVolume) error {
 		// should the driver miss the unpublish.
 		cr.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: v.pod.Name, UID: types.UID(v.pod.UID)}}
 	}
-	cl, err := m.clientForToken(v.pod.Token)
+	cl, err := m.clientForToken(token)
 	if err != nil {
 		return newIssueError(codes.Internal, ReasonCreateFailed, fmt.Errorf("failed to build a client for the pod's ServiceAccount: %w", err))
 	}
@@ -493,7 +514,7 @@ func (m *manager) request(ctx context.Context, v *managedVolume) error {
 		duration:  cfg.Duration.Duration,
 		keySpec:   cfg.PrivateKey,
 	}
-	v.log.V(2).Info("created CertificateRequest", "certificateRequest", created.Name, "spiffeID", id.String())
+	m.logFor(v).V(2).Info("created CertificateRequest", "certificateRequest", created.Name, "spiffeID", id.String())
 	return nil
 }
 
@@ -509,7 +530,7 @@ func (m *manager) deleteStale(ctx context.Context, v *managedVolume) {
 			continue
 		}
 		if err := m.deleteRequest(ctx, cr.Namespace, cr.Name); err != nil {
-			v.log.Error(err, "failed to clean up an old CertificateRequest")
+			m.logFor(v).Error(err, "failed to clean up an old CertificateRequest")
 		}
 	}
 }
@@ -521,7 +542,7 @@ func (m *manager) deleteOthers(ctx context.Context, v *managedVolume, keep strin
 			continue
 		}
 		if err := m.deleteRequest(ctx, cr.Namespace, cr.Name); err != nil {
-			v.log.Error(err, "failed to clean up an old CertificateRequest")
+			m.logFor(v).Error(err, "failed to clean up an old CertificateRequest")
 		}
 	}
 }
@@ -575,8 +596,12 @@ func (m *manager) reconcile(ctx context.Context, id string) error {
 		m.queue.AddAfter(id, v.renewAt.Sub(now))
 		return nil
 	}
-	v.log.V(1).Info("renewing SVID")
-	if err := m.request(ctx, v); err != nil {
+	m.logFor(v).V(1).Info("renewing SVID")
+	token, err := m.storedToken(v)
+	if err == nil {
+		err = m.request(ctx, v, token)
+	}
+	if err != nil {
 		return m.fail(v, err)
 	}
 	return nil
@@ -633,17 +658,17 @@ func (m *manager) checkPending(ctx context.Context, v *managedVolume) (pendingOu
 	}
 	if cfg, err := m.currentConfig(); err == nil && (cfg.IssuerRef.Name != p.issuerRef.Name || cfg.IssuerRef.Kind != p.issuerRef.Kind ||
 		cfg.IssuerRef.Group != p.issuerRef.Group || cfg.Duration.Duration != p.duration || cfg.PrivateKey != p.keySpec) {
-		v.log.Info("the configuration changed while a renewal was pending; requesting again", "certificateRequest", p.name)
+		m.logFor(v).Info("the configuration changed while a renewal was pending; requesting again", "certificateRequest", p.name)
 		v.pending = nil
 		if err := m.deleteRequest(ctx, p.namespace, p.name); err != nil {
-			v.log.Error(err, "failed to delete a superseded CertificateRequest")
+			m.logFor(v).Error(err, "failed to delete a superseded CertificateRequest")
 		}
 		return superseded, nil
 	}
 	if waited := now.Sub(p.started); waited >= m.pendingWarnAfter && now.Sub(p.warned) >= m.pendingWarnAfter {
 		p.warned = now
 		m.metrics.failures.WithLabelValues(ReasonPendingTooLong).Inc()
-		v.log.Info("still waiting for a renewal CertificateRequest", "certificateRequest", p.name, "waited", waited.Round(time.Second).String(), "state", msg)
+		m.logFor(v).Info("still waiting for a renewal CertificateRequest", "certificateRequest", p.name, "waited", waited.Round(time.Second).String(), "state", msg)
 	}
 	m.queue.AddAfter(v.id, m.pendingWarnAfter)
 	return waiting, nil
@@ -671,8 +696,10 @@ func (m *manager) complete(ctx context.Context, v *managedVolume, cr *cmapi.Cert
 		return newIssueError(codes.Internal, ReasonKeyGeneration, err)
 	}
 	files := map[string][]byte{cfg.Files.Certificate: cr.Status.Certificate, cfg.Files.Key: keyPEM}
-	meta := v.meta
-	meta.VolumeContext = maps.Clone(v.meta.VolumeContext)
+	meta, err := m.store.ReadMetadata(v.id)
+	if err != nil {
+		return newIssueError(codes.Internal, ReasonWriteFailed, fmt.Errorf("failed to read the metadata of volume %q: %w", v.id, err))
+	}
 	delete(meta.VolumeContext, CAFileKey)
 	if name, bundle := m.caFile(cfg); name != "" {
 		files[name] = bundle
@@ -695,14 +722,14 @@ func (m *manager) complete(ctx context.Context, v *managedVolume, cr *cmapi.Cert
 		m.metrics.issuances.Inc()
 	}
 	m.metrics.timeToIssue.WithLabelValues(kind).Observe(now.Sub(p.started).Seconds())
-	v.meta, v.issued, v.renewAt, v.lastErr = meta, true, renewAt, nil
+	v.issued, v.renewAt, v.lastErr = true, renewAt, nil
 	m.queue.Forget(v.id)
 	m.queue.AddAfter(v.id, renewAt.Sub(now))
 	for _, w := range v.waiters {
 		w <- nil
 	}
 	v.waiters = nil
-	v.log.V(1).Info("wrote SVID", "type", kind, "certificateRequest", cr.Name, "notAfter", leaf.NotAfter, "renewAt", renewAt)
+	m.logFor(v).V(1).Info("wrote SVID", "type", kind, "certificateRequest", cr.Name, "notAfter", leaf.NotAfter, "renewAt", renewAt)
 	m.deleteOthers(ctx, v, cr.Name)
 	return nil
 }
@@ -720,7 +747,7 @@ func (m *manager) fail(v *managedVolume, err error) error {
 		v.waiters = nil
 		return nil
 	}
-	v.log.Error(err, "failed to renew SVID; retrying with backoff", "attempts", m.queue.NumRequeues(v.id)+1)
+	m.logFor(v).Error(err, "failed to renew SVID; retrying with backoff", "attempts", m.queue.NumRequeues(v.id)+1)
 	return err
 }
 
@@ -748,7 +775,7 @@ func (m *manager) updateCAFiles() {
 	for _, v := range m.list() {
 		if err := m.updateCAFile(v, name, bundle); err != nil {
 			m.metrics.failures.WithLabelValues(ReasonWriteFailed).Inc()
-			v.log.Error(err, "failed to update the CA file of a volume")
+			m.logFor(v).Error(err, "failed to update the CA file of a volume")
 		}
 	}
 }
@@ -759,7 +786,11 @@ func (m *manager) updateCAFile(v *managedVolume, name string, bundle []byte) err
 	if v.removed || !v.issued {
 		return nil
 	}
-	old := v.meta.VolumeContext[CAFileKey]
+	meta, err := m.store.ReadMetadata(v.id)
+	if err != nil {
+		return err
+	}
+	old := meta.VolumeContext[CAFileKey]
 	files, err := m.store.ReadFiles(v.id)
 	if err != nil {
 		return err
@@ -770,8 +801,6 @@ func (m *manager) updateCAFile(v *managedVolume, name string, bundle []byte) err
 	if old != "" {
 		delete(files, old)
 	}
-	meta := v.meta
-	meta.VolumeContext = maps.Clone(v.meta.VolumeContext)
 	delete(meta.VolumeContext, CAFileKey)
 	if name != "" {
 		if _, clash := files[name]; clash {
@@ -786,9 +815,8 @@ func (m *manager) updateCAFile(v *managedVolume, name string, bundle []byte) err
 	if err := m.store.WriteMetadata(v.id, meta); err != nil {
 		return err
 	}
-	v.meta = meta
 	m.metrics.caFileUpdates.Inc()
-	v.log.V(1).Info("updated the CA file", "file", name)
+	m.logFor(v).V(1).Info("updated the CA file", "file", name)
 	return nil
 }
 

@@ -131,12 +131,18 @@ func newRequestCache(client cmclient.Interface, nodeLabel string, onChange func(
 	}))
 	crs := factory.Certmanager().V1().CertificateRequests()
 	informer := crs.Informer()
-	// The driver never reads managedFields or the CSR back: dropping them
-	// keeps the cache small on nodes with many volumes.
+	// The cache keeps only what the driver reads (names, the volume label
+	// and annotation, issuer, conditions, the signed chain): the CSR, the CA,
+	// managedFields and the requester's identity are dropped, which keeps
+	// the driver small on nodes with many volumes.
 	if err := informer.SetTransform(func(obj any) (any, error) {
 		if cr, ok := obj.(*cmapi.CertificateRequest); ok {
 			cr.ManagedFields = nil
+			cr.OwnerReferences = nil
+			cr.Annotations = map[string]string{spiffe.VolumeAnnotation: cr.Annotations[spiffe.VolumeAnnotation]}
 			cr.Spec.Request = nil
+			cr.Spec.Username, cr.Spec.UID, cr.Spec.Groups, cr.Spec.Extra = "", "", nil, nil
+			cr.Status.CA = nil
 		}
 		return obj, nil
 	}); err != nil {

@@ -32,7 +32,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/mount-utils"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
@@ -63,7 +62,7 @@ func run(ctx context.Context, opts *options.Options) error {
 		return fmt.Errorf("failed to build a cert-manager client: %w", err)
 	}
 
-	mounter := mount.New("")
+	mounter := driver.NewMounter()
 	st, mounted, err := store.OpenFilesystem(opts.DataRoot, mounter)
 	if err != nil {
 		return err

@@ -43,6 +43,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
@@ -187,8 +188,17 @@ func (f *Fixture) start(ctx, runCtx context.Context, opts Options) error {
 	if err := e.EnsureNamespace(ctx, DriverNamespace, nil); err != nil {
 		return err
 	}
-	if err := certmanager.WaitForIdentityStamping(ctx, e.Client, DriverNamespace); err != nil {
-		return err
+	// Right after the control plane starts, cert-manager's CRDs may not be
+	// served yet: retry until they are.
+	for attempt := 0; ; attempt++ {
+		err := certmanager.WaitForIdentityStamping(ctx, e.Client, DriverNamespace)
+		if err == nil {
+			break
+		}
+		if !meta.IsNoMatchError(errors.Unwrap(err)) && !strings.Contains(err.Error(), "not found") || attempt == 100 {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	var err error
 	if f.CA, err = certmanager.NewCA("csi-driver-spiffe-ca " + f.Name); err != nil {

@@ -204,22 +204,54 @@ func (p *Process) PID() int {
 	return p.cmd.Process.Pid
 }
 
-// RSS returns the process's resident set size in bytes.
-func (p *Process) RSS() (int64, error) {
+// Memory is a process's resident memory, from /proc/<pid>/status.
+type Memory struct {
+	// RSS is the resident set size; Anon and File are its anonymous part
+	// (heap, stacks) and its file-backed part (the binary's pages).
+	RSS, Anon, File int64
+}
+
+// RSS returns the process's resident memory.
+func (p *Process) RSS() (Memory, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.PID()))
 	if err != nil {
-		return 0, fmt.Errorf("failed to read the driver's status: %w", err)
+		return Memory{}, fmt.Errorf("failed to read the driver's status: %w", err)
 	}
+	var m Memory
+	fields := map[string]*int64{"VmRSS:": &m.RSS, "RssAnon:": &m.Anon, "RssFile:": &m.File}
 	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("failed to parse VmRSS %q: %w", rest, err)
+		for prefix, dst := range fields {
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				if err != nil {
+					return Memory{}, fmt.Errorf("failed to parse %s %q: %w", prefix, rest, err)
+				}
+				*dst = kb * 1024
 			}
-			return kb * 1024, nil
 		}
 	}
-	return 0, errors.New("no VmRSS in the driver's status")
+	if m.RSS == 0 {
+		return Memory{}, errors.New("no VmRSS in the driver's status")
+	}
+	return m, nil
+}
+
+// CPUTime returns the CPU time (user and system) the process has used.
+func (p *Process) CPUTime() (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
+	if err != nil {
+		return 0, fmt.Errorf("failed to read the driver's stat: %w", err)
+	}
+	// Fields after the command name (which may hold spaces): utime and
+	// stime are the 12th and 13th.
+	fields := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
+	if len(fields) < 13 {
+		return 0, errors.New("short /proc/pid/stat")
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	// USER_HZ is 100 on Linux.
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
 // Logs returns what the process wrote so far.
