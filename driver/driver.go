@@ -36,6 +36,7 @@ import (
 	"time"
 
 	cmclient "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned"
+	cmv1 "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned/typed/certmanager/v1"
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,7 +76,7 @@ type Options struct {
 	// ClientForToken returns the client that creates a CertificateRequest as
 	// the pod whose ServiceAccount token it is given. Required; see
 	// TokenClientFactory.
-	ClientForToken func(token string) (cmclient.Interface, error)
+	ClientForToken func(token string) (cmv1.CertificateRequestsGetter, error)
 	// Mounter mounts volumes into pods. Default NewMounter().
 	Mounter mount.Interface
 	// Clock tells time for renewals. Default the real clock.
@@ -261,9 +262,9 @@ func (d *Driver) followCABundle(ctx context.Context) {
 
 // TokenClientFactory returns a ClientForToken that reaches the API server of
 // base with a pod's token as its only credential (see TokenConfig).
-func TokenClientFactory(base *rest.Config) func(token string) (cmclient.Interface, error) {
-	return func(token string) (cmclient.Interface, error) {
-		return cmclient.NewForConfig(TokenConfig(base, token))
+func TokenClientFactory(base *rest.Config) func(token string) (cmv1.CertificateRequestsGetter, error) {
+	return func(token string) (cmv1.CertificateRequestsGetter, error) {
+		return cmv1.NewForConfig(TokenConfig(base, token))
 	}
 }
 

@@ -31,8 +31,8 @@ import (
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
-	cmclient "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned"
 	cmfake "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned/fake"
+	cmv1 "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned/typed/certmanager/v1"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	"github.com/container-storage-interface/spec/lib/go/csi"
 	"github.com/go-logr/logr/funcr"
@@ -156,11 +156,11 @@ func run(t *testing.T, opts harnessOptions) *harness {
 		CABundle:   h.caBundle,
 		Store:      h.store,
 		Client:     h.client,
-		ClientForToken: func(token string) (cmclient.Interface, error) {
+		ClientForToken: func(token string) (cmv1.CertificateRequestsGetter, error) {
 			h.tokensMu.Lock()
 			h.tokens = append(h.tokens, token)
 			h.tokensMu.Unlock()
-			return h.client, nil
+			return h.client.CertmanagerV1(), nil
 		},
 		Mounter:            h.mounter,
 		Clock:              h.clock,

@@ -29,6 +29,7 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 	cmclient "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned"
+	cmv1 "github.com/cert-manager/cert-manager/pkg/client/clientset/versioned/typed/certmanager/v1"
 	"github.com/cert-manager/cert-manager/pkg/util/pki"
 	"github.com/cert-manager/csi-lib/metadata"
 	"github.com/go-logr/logr"
@@ -71,7 +72,7 @@ type manager struct {
 	config         trustdomain.Source
 	caBundle       cabundle.Source
 	client         cmclient.Interface
-	clientForToken func(token string) (cmclient.Interface, error)
+	clientForToken func(token string) (cmv1.CertificateRequestsGetter, error)
 	clock          clock.WithTicker
 	metrics        *Metrics
 	requests       *requestCache
@@ -491,7 +492,7 @@ func (m *manager) request(ctx context.Context, v *managedVolume, token string) e
 	var created *cmapi.CertificateRequest
 	for attempt := 0; ; attempt++ {
 		cr.Name = requestName(v.pod.Name, utilrand.String(10))
-		created, err = cl.CertmanagerV1().CertificateRequests(cr.Namespace).Create(ctx, cr, metav1.CreateOptions{})
+		created, err = cl.CertificateRequests(cr.Namespace).Create(ctx, cr, metav1.CreateOptions{})
 		if !apierrors.IsAlreadyExists(err) || attempt == 2 {
 			break
 		}
