@@ -69,7 +69,8 @@ func run(sequential, concurrent, volumes, renewing int) error {
 	}
 	defer e.Stop()
 	ctx := context.Background()
-	fmt.Printf("# Driver benchmark\n\n%s, %d CPUs\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU())
+	fmt.Printf("# Driver benchmark\n\n%s, %d CPUs, load average at start: %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), loadAverage())
+	defer func() { fmt.Printf("Load average at the end: %s\n", loadAverage()) }()
 
 	if err := latency(ctx, e, sequential, concurrent); err != nil {
 		return err
@@ -371,6 +372,20 @@ func pct(ds []time.Duration, p int) string {
 		i = 1
 	}
 	return s[i-1].Round(100 * time.Microsecond).String()
+}
+
+// loadAverage returns the machine's 1, 5 and 15 minute load averages: the
+// numbers mean little when other work shares the CPUs.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
