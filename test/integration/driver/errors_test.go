@@ -78,60 +78,43 @@ func TestPublishRefusals(t *testing.T) {
 		_, err := f.Kubelet.PublishPod(ctx, kubelet.PodOptions{Namespace: ns, Name: "writable", ServiceAccount: "app", Writable: true})
 		wantStatus(t, err, codes.InvalidArgument, "readOnly to true")
 	})
+	// volumeOf creates a pod and returns its volume, not yet published.
+	volumeOf := func(t *testing.T, name, sa string) *kubelet.Volume {
+		t.Helper()
+		pod, err := f.Kubelet.CreatePod(ctx, kubelet.PodOptions{Namespace: ns, Name: name, ServiceAccount: sa})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := f.Kubelet.Volume(pod)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 	t.Run("a volume that is not ephemeral", func(t *testing.T) {
-		pod, err := f.Kubelet.CreatePod(ctx, kubelet.PodOptions{Namespace: ns, Name: "persistent", ServiceAccount: "app"})
+		v := volumeOf(t, "persistent", "app")
+		token, err := testEnv.PodToken(ctx, v.Pod, 3600)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := f.Kubelet.Publish(ctx, pod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req, err := v.Request(v.Token)
+		req, err := v.Request(token)
 		if err != nil {
 			t.Fatal(err)
 		}
 		req.VolumeContext[kubelet.EphemeralKey] = "false"
-		req.VolumeId = "pv-1"
 		_, err = f.Kubelet.Node().NodePublishVolume(ctx, req)
 		wantStatus(t, err, codes.InvalidArgument, "only CSI inline ephemeral volumes are supported")
 	})
 	t.Run("a volume without a token", func(t *testing.T) {
-		pod, err := f.Kubelet.CreatePod(ctx, kubelet.PodOptions{Namespace: ns, Name: "no-token", ServiceAccount: "app"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := f.Kubelet.Publish(ctx, pod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := v.Unpublish(ctx); err != nil {
-			t.Fatal(err)
-		}
-		err = v.PublishWithToken(ctx, nil)
+		err := volumeOf(t, "no-token", "app").PublishWithToken(ctx, nil)
 		wantStatus(t, err, codes.InvalidArgument, "csi.storage.k8s.io/serviceAccount.tokens", `tokenRequests: [{audience: ""}]`)
 	})
 	t.Run("a token of another ServiceAccount", func(t *testing.T) {
-		other, err := f.Kubelet.CreatePod(ctx, kubelet.PodOptions{Namespace: ns, Name: "other-sa", ServiceAccount: "no-rbac"})
+		token, err := testEnv.PodToken(ctx, volumeOf(t, "other-sa", "no-rbac").Pod, 3600)
 		if err != nil {
 			t.Fatal(err)
 		}
-		token, err := testEnv.PodToken(ctx, other, 3600)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pod, err := f.Kubelet.CreatePod(ctx, kubelet.PodOptions{Namespace: ns, Name: "victim", ServiceAccount: "app"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := f.Kubelet.Publish(ctx, pod)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := v.Unpublish(ctx); err != nil {
-			t.Fatal(err)
-		}
-		err = v.PublishWithToken(ctx, token)
+		err = volumeOf(t, "victim", "app").PublishWithToken(ctx, token)
 		wantStatus(t, err, codes.PermissionDenied, `for ServiceAccount "no-rbac"`, `runs as "app"`)
 	})
 	t.Run("a bad fs-group attribute", func(t *testing.T) {
