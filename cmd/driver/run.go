@@ -22,6 +22,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -43,8 +45,16 @@ import (
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/version"
 )
 
+// gcPercent is the driver's GOGC unless the environment sets one: its live
+// heap is a few MiB, so collecting at +50% instead of +100% costs little CPU
+// and keeps its memory close to what it uses on nodes with many volumes.
+const gcPercent = 50
+
 func run(ctx context.Context, opts *options.Options) error {
 	log := logr.FromContextOrDiscard(ctx)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	restConfig, err := opts.Kube.RESTConfig()
 	if err != nil {
 		return err
