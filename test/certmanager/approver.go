@@ -40,7 +40,7 @@ type ApproverOptions struct {
 	// Decide returns whether to approve a request, and the message of the
 	// condition. Default: approve every request.
 	Decide func(cr *cmapi.CertificateRequest) (approve bool, message string)
-	// Workers decide requests concurrently. Default 8.
+	// Workers decide requests concurrently. Default 32.
 	Workers int
 }
 

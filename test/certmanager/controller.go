@@ -51,7 +51,7 @@ type controller struct {
 // synced.
 func (c *controller) start(ctx context.Context) error {
 	if c.workers <= 0 {
-		c.workers = 8
+		c.workers = 32
 	}
 	factory := cminformers.NewSharedInformerFactory(c.client, 0)
 	informer := factory.Certmanager().V1().CertificateRequests().Informer()

@@ -55,7 +55,7 @@ type SignerOptions struct {
 	// whatever duration is requested: tests of renewal need certificates of
 	// seconds, and the SpiffeTrustDomain CRD refuses durations under 10m.
 	MaxLifetime time.Duration
-	// Workers sign requests concurrently. Default 8.
+	// Workers sign requests concurrently. Default 32.
 	Workers int
 	// Clock is the time certificates start at. Default the real clock (as
 	// cert-manager); tests of renewal with a fake clock set it.

@@ -55,12 +55,15 @@ func main() {
 	concurrent := flag.Int("concurrent", 100, "pods published at once")
 	volumes := flag.Int("volumes", 1000, "volumes for the RSS measurement")
 	renewing := flag.Int("renewing", 100, "volumes for the renewal measurement")
+	flag.StringVar(&driverLog, "driver-log", "", "copy the driver's log of the latency run to this file")
 	flag.Parse()
 	if err := run(*sequential, *concurrent, *volumes, *renewing); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
+
+var driverLog string
 
 func run(sequential, concurrent, volumes, renewing int) error {
 	e, err := env.Start()
@@ -178,6 +181,11 @@ func latency(ctx context.Context, e *env.Environment, sequential, concurrent int
 	cpuAfter, err := f.Driver.CPUTime()
 	if err != nil {
 		return err
+	}
+	if driverLog != "" {
+		if err := os.WriteFile(driverLog, []byte(f.Driver.Logs()), 0o600); err != nil {
+			return err
+		}
 	}
 
 	fmt.Printf("## Publish → files on disk\n\n| scenario | pods | p50 | p99 | max | all served after |\n|---|---|---|---|---|---|\n")
