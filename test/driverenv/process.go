@@ -44,9 +44,19 @@ const BinaryEnv = "CSI_DRIVER_SPIFFE_BINARY"
 
 var (
 	buildOnce sync.Once
+	buildDir  string
 	buildPath string
 	buildErr  error
 )
+
+// RemoveBinary removes the binary Binary built, if any. Call it when the
+// process is done with drivers (TestMain, after m.Run).
+func RemoveBinary() error {
+	if buildDir == "" {
+		return nil
+	}
+	return os.RemoveAll(buildDir)
+}
 
 // Binary returns the path of the csi-driver-spiffe binary: $CSI_DRIVER_SPIFFE_BINARY,
 // or one built once per process from the repository at repoRoot.
@@ -60,7 +70,7 @@ func Binary(repoRoot string) (string, error) {
 			buildErr = err
 			return
 		}
-		buildPath = filepath.Join(dir, "csi-driver-spiffe")
+		buildDir, buildPath = dir, filepath.Join(dir, "csi-driver-spiffe")
 		cmd := exec.Command("go", "build", "-o", buildPath, ".")
 		cmd.Dir = repoRoot
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -71,6 +71,7 @@ func run(sequential, concurrent, volumes, renewing int) error {
 		return err
 	}
 	defer e.Stop()
+	defer driverenv.RemoveBinary()
 	ctx := context.Background()
 	fmt.Printf("# Driver benchmark\n\n%s, %d CPUs, load average at start: %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), loadAverage())
 	defer func() { fmt.Printf("Load average at the end: %s\n", loadAverage()) }()

@@ -26,6 +26,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/driverenv"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
 )
@@ -50,6 +51,9 @@ func run(m *testing.M) int {
 	defer func() {
 		if err := testEnv.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "failed to stop the control plane: %v\n", err)
+		}
+		if err := driverenv.RemoveBinary(); err != nil {
+			fmt.Fprintf(os.Stderr, "failed to remove the driver binary: %v\n", err)
 		}
 	}()
 	return m.Run()
