@@ -196,8 +196,13 @@ func run(t *testing.T, opts harnessOptions) *harness {
 }
 
 // token returns an (unsigned) ServiceAccount JWT for ns/sa bound to a pod.
-func token(ns, sa, pod string) string {
+func token(ns, sa, pod string) string { return tokenWithID(ns, sa, pod, "1") }
+
+// tokenWithID returns a token with the given token ID (jti): another token
+// of the same pod.
+func tokenWithID(ns, sa, pod, jti string) string {
 	claims, _ := json.Marshal(map[string]any{
+		"jti":           jti,
 		"sub":           "system:serviceaccount:" + ns + ":" + sa,
 		"kubernetes.io": map[string]any{"namespace": ns, "serviceaccount": map[string]any{"name": sa}, "pod": map[string]any{"name": pod, "uid": pod + "-uid"}},
 	})
@@ -326,6 +331,41 @@ func TestPublishRenewUnpublish(t *testing.T) {
 		t.Errorf("still mounted: %+v", h.mounter.MountPoints)
 	}
 	waitFor(t, "the requests to be deleted", func() bool { return len(requests(t, h, "sandbox")) == 0 })
+}
+
+// A republish stores kubelet's fresh token without re-issuing; the next
+// renewal creates its request with it.
+func TestRepublishRefreshesToken(t *testing.T) {
+	h := run(t, harnessOptions{config: testConfig()})
+	ctx := t.Context()
+	req := h.request("csi-1", "sandbox", "app", "app-1", nil)
+	if _, err := h.node.NodePublishVolume(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	first := h.leaf(t, "csi-1")
+	fresh := tokenWithID("sandbox", "app", "app-1", "2")
+	tokens, _ := json.Marshal(map[string]any{"": map[string]any{"token": fresh}})
+	req.VolumeContext[volume.TokensKey] = string(tokens)
+	if _, err := h.node.NodePublishVolume(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	if h.leaf(t, "csi-1") != first || len(requests(t, h, "sandbox")) != 1 {
+		t.Fatal("a republish re-issued")
+	}
+	meta, err := h.store.ReadMetadata("csi-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := volume.EmptyAudienceToken(meta.VolumeContext); err != nil || stored != fresh {
+		t.Fatalf("stored token is not the fresh one (%v)", err)
+	}
+	h.clock.Step(41 * time.Minute)
+	waitFor(t, "the renewal", func() bool { return h.leaf(t, "csi-1") != first })
+	h.tokensMu.Lock()
+	defer h.tokensMu.Unlock()
+	if last := h.tokens[len(h.tokens)-1]; last != fresh {
+		t.Error("the renewal did not use the fresh token")
+	}
 }
 
 // A CA bundle change rewrites the CA file of live volumes and nothing else.
