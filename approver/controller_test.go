@@ -368,3 +368,69 @@ func TestLeaderElectionIDFitsALeaseName(t *testing.T) {
 		t.Errorf("LeaderElectionID of long names is not a stable, distinct hash: %q, %q", a, b)
 	}
 }
+
+func TestTrimCertificateRequest(t *testing.T) {
+	t.Parallel()
+	full := func(mutate ...func(*cmapi.CertificateRequest)) *cmapi.CertificateRequest {
+		cr := testRequest(mutate...)
+		cr.UID = "uid"
+		cr.Labels = map[string]string{"a": "b"}
+		cr.Annotations = map[string]string{spiffe.IdentityAnnotation: "spiffe://foo.bar/ns/sandbox/sa/app"}
+		cr.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "m"}}
+		cr.Spec.Duration = &metav1.Duration{Duration: time.Hour}
+		cr.Spec.Usages = []cmapi.KeyUsage{cmapi.UsageServerAuth}
+		cr.Spec.Groups = []string{"system:serviceaccounts"}
+		cr.Spec.UID = "user-uid"
+		cr.Status.Certificate = []byte("cert")
+		cr.Status.CA = []byte("ca")
+		return cr
+	}
+	tests := map[string]struct {
+		in        *cmapi.CertificateRequest
+		wantSpec  bool
+		wantConds int
+	}{
+		"a pending request keeps what the evaluator reads": {in: full(), wantSpec: true},
+		"a decided request keeps only its identity and decision": {
+			in: full(withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, spiffe.ApprovalReason)), wantConds: 1,
+		},
+		"an issued request keeps only its identity and conditions": {
+			in: full(withCondition(cmapi.CertificateRequestConditionReady, cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued)), wantConds: 1,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for i := range tc.in.Status.Conditions {
+				tc.in.Status.Conditions[i].Message = "a long message"
+			}
+			out, err := TrimCertificateRequest(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cr := out.(*cmapi.CertificateRequest)
+			if cr.Name != "req" || cr.Namespace != "sandbox" || cr.UID != "uid" || cr.ResourceVersion != "7" ||
+				cr.Spec.IssuerRef.Name != "csi-driver-spiffe-ca" || cr.Spec.Username == "" {
+				t.Errorf("trimmed what the approver reads: %+v", cr)
+			}
+			if cr.ManagedFields != nil || cr.Labels != nil || cr.Annotations != nil || cr.Spec.Groups != nil || cr.Spec.UID != "" ||
+				cr.Status.Certificate != nil || cr.Status.CA != nil {
+				t.Errorf("kept what the approver never reads: %+v", cr)
+			}
+			if got := cr.Spec.Request != nil && cr.Spec.Duration != nil && cr.Spec.Usages != nil; got != tc.wantSpec {
+				t.Errorf("kept the evaluated spec = %v, want %v", got, tc.wantSpec)
+			}
+			if len(cr.Status.Conditions) != tc.wantConds {
+				t.Fatalf("conditions = %+v, want %d", cr.Status.Conditions, tc.wantConds)
+			}
+			for _, c := range cr.Status.Conditions {
+				if c.Message != "" || c.Type == "" || c.Reason == "" {
+					t.Errorf("condition %+v, want type, status and reason only", c)
+				}
+			}
+		})
+	}
+	if out, err := TrimCertificateRequest("not a request"); out != "not a request" || err != nil {
+		t.Errorf("TrimCertificateRequest(other) = %v, %v", out, err)
+	}
+}

@@ -53,9 +53,13 @@ func run(ctx context.Context, opts *options.Options) error {
 		Scheme: scheme,
 		Logger: log,
 		Cache: cache.Options{
-			// managedFields are never read and would double the memory
-			// of every cached request.
+			// Keep only what is read: managedFields alone would double
+			// the memory of every cached object, and a decided request
+			// needs neither its CSR nor its certificate.
 			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&cmapi.CertificateRequest{}: {Transform: approver.TrimCertificateRequest},
+			},
 		},
 		Client: client.Options{
 			Cache: &client.CacheOptions{
