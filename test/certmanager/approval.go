@@ -28,6 +28,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
@@ -130,8 +131,20 @@ func WaitForApprovalCheck(ctx context.Context, admin *rest.Config, scheme *runti
 		ObjectMeta: metav1.ObjectMeta{GenerateName: "approval-check-probe-", Namespace: ns},
 		Spec:       cmapi.CertificateRequestSpec{Request: []byte("probe"), IssuerRef: cmmeta.IssuerReference{Name: "probe"}},
 	}
-	if err := adminClient.Create(ctx, probe); err != nil {
-		return fmt.Errorf("failed to create a probe CertificateRequest: %w", err)
+	for {
+		err := adminClient.Create(ctx, probe)
+		if err == nil {
+			break
+		}
+		if !meta.IsNoMatchError(err) {
+			return fmt.Errorf("failed to create a probe CertificateRequest: %w", err)
+		}
+		// Discovery does not serve the new CRD yet.
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("failed to create a probe CertificateRequest: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	defer func() { _ = adminClient.Delete(context.WithoutCancel(ctx), probe) }()
 

@@ -46,8 +46,6 @@ import (
 	cmapplyv1 "github.com/cert-manager/cert-manager/pkg/client/applyconfigurations/certmanager/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -235,27 +233,9 @@ func setUp(ctx context.Context, e *env.Environment, curve int32) error {
 			return fmt.Errorf("failed to create %T %q: %w", obj, obj.GetName(), err)
 		}
 	}
-	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&spiffev1alpha1.SpiffeTrustDomainStatus{Config: &spiffev1alpha1.TrustDomainConfig{
-		Generation:            1,
-		TrustDomain:           trustDomain,
-		IssuerRef:             spiffev1alpha1.IssuerReference{Name: issuerName, Kind: "ClusterIssuer", Group: "cert-manager.io"},
-		Duration:              metav1.Duration{Duration: time.Hour},
-		RenewBeforePercentage: 33,
-		PrivateKey:            spiffev1alpha1.PrivateKeySpec{Algorithm: spiffev1alpha1.ECDSAKeyAlgorithm, Size: curve},
-		Files:                 spiffev1alpha1.FilesSpec{Certificate: "tls.crt", Key: "tls.key", CA: "ca.crt"},
-		DriverName:            "spiffe.csi.cert-manager.io",
-	}})
-	if err != nil {
-		return err
-	}
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": spiffev1alpha1.GroupVersion.String(), "kind": spiffev1alpha1.Kind,
-		"metadata": map[string]any{"name": name}, "status": status,
-	}}
-	if err := e.Client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner("csi-driver-spiffe-operator"), client.ForceOwnership); err != nil {
-		return fmt.Errorf("failed to publish the configuration: %w", err)
-	}
-	return nil
+	cfg := approvertest.Config(trustDomain, spiffev1alpha1.IssuerReference{Name: issuerName, Kind: "ClusterIssuer", Group: "cert-manager.io"})
+	cfg.PrivateKey.Size = curve
+	return approvertest.Publish(ctx, e.Client, name, cfg)
 }
 
 // createRequests creates requests from..to-1 with 32 clients in parallel,

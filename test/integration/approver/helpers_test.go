@@ -28,8 +28,6 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
@@ -39,10 +37,6 @@ import (
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/csr"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
 )
-
-// operatorFieldManager stands in for the operator, which applies
-// status.config and its own conditions.
-const operatorFieldManager = "csi-driver-spiffe-operator"
 
 // defaultIssuer is the issuer of the default configuration.
 var defaultIssuer = spiffev1alpha1.IssuerReference{Name: "csi-driver-spiffe-ca", Kind: "ClusterIssuer", Group: "cert-manager.io"}
@@ -63,16 +57,7 @@ func createTrustDomain(ctx context.Context, name string) {
 // config returns the configuration the operator publishes for the defaults
 // with issuer.
 func config(issuer spiffev1alpha1.IssuerReference) *spiffev1alpha1.TrustDomainConfig {
-	return &spiffev1alpha1.TrustDomainConfig{
-		Generation:            1,
-		TrustDomain:           trustDomain,
-		IssuerRef:             issuer,
-		Duration:              metav1.Duration{Duration: time.Hour},
-		RenewBeforePercentage: 33,
-		PrivateKey:            spiffev1alpha1.PrivateKeySpec{Algorithm: spiffev1alpha1.ECDSAKeyAlgorithm, Size: 521},
-		Files:                 spiffev1alpha1.FilesSpec{Certificate: "tls.crt", Key: "tls.key", CA: "ca.crt"},
-		DriverName:            "spiffe.csi.cert-manager.io",
-	}
+	return approvertest.Config(trustDomain, issuer)
 }
 
 // signerName is the signer name of issuer, for its approve permission.
@@ -89,21 +74,7 @@ func signerName(issuer spiffev1alpha1.IssuerReference) string {
 func publish(ctx context.Context, name string, cfg *spiffev1alpha1.TrustDomainConfig) {
 	GinkgoHelper()
 	grantApprover(ctx, name, signerName(cfg.IssuerRef))
-	status, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&spiffev1alpha1.SpiffeTrustDomainStatus{
-		Config: cfg,
-		Conditions: []metav1.Condition{{
-			Type: spiffev1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: spiffev1alpha1.ReasonReady,
-			Message: "serving", LastTransitionTime: metav1.Now(), ObservedGeneration: cfg.Generation,
-		}},
-	})
-	Expect(err).NotTo(HaveOccurred())
-	u := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": spiffev1alpha1.GroupVersion.String(),
-		"kind":       spiffev1alpha1.Kind,
-		"metadata":   map[string]any{"name": name},
-		"status":     status,
-	}}
-	Expect(admin.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(operatorFieldManager), client.ForceOwnership)).To(Succeed())
+	Expect(approvertest.Publish(ctx, admin, name, cfg)).To(Succeed())
 }
 
 // spiffeID is the SPIFFE ID of a ServiceAccount of the sandbox.
