@@ -312,7 +312,7 @@ func requesterKeys(size int32) ([]crypto.Signer, error) {
 
 const decisionsSeries = `csi_driver_spiffe_approver_decisions_total{result="approved",rule="none"}`
 
-// waitForDecisions polls the approver's decision counter, every 50ms, until
+// waitForDecisions polls the approver's decision counter, every 100ms, until
 // it reaches n, and returns when it first moved and when it reached n.
 // Polling the approver's metrics costs the API server nothing, unlike
 // watching the requests would.
@@ -338,7 +338,7 @@ func waitForDecisions(ctx context.Context, p *approvertest.Process, n int, timeo
 		select {
 		case <-ctx.Done():
 			return first, last, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	return first, last, fmt.Errorf("the approver approved %v of %d requests within %s", got, n, timeout)
