@@ -29,6 +29,7 @@ import (
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -108,6 +109,10 @@ func WaitForIdentityStamping(ctx context.Context, cl client.Client, ns string) e
 			},
 		}
 		if err := cl.Create(ctx, cr, client.DryRunAll); err != nil {
+			if meta.IsNoMatchError(err) {
+				// Discovery does not serve the new CRD yet.
+				return false, nil
+			}
 			return false, fmt.Errorf("failed to dry-run a CertificateRequest: %w", err)
 		}
 		return cr.Spec.Username != "forged" && cr.Spec.Username != "", nil

@@ -1,0 +1,436 @@
+/*
+Copyright 2026 The csi-driver-spiffe operator authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package approver
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+	cmapplyv1 "github.com/cert-manager/cert-manager/pkg/client/applyconfigurations/certmanager/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	clocktesting "k8s.io/utils/clock/testing"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/approver/evaluator"
+	fakeevaluator "github.com/cert-manager/csi-driver-spiffe-operator/approver/evaluator/fake"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/trustdomain"
+)
+
+var (
+	testIssuer = spiffev1alpha1.IssuerReference{Name: "csi-driver-spiffe-ca", Kind: "ClusterIssuer", Group: "cert-manager.io"}
+	testConfig = &spiffev1alpha1.TrustDomainConfig{Generation: 4, TrustDomain: "foo.bar", IssuerRef: testIssuer, Duration: metav1.Duration{Duration: time.Hour}}
+	testNow    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+)
+
+func testRequest(mutate ...func(*cmapi.CertificateRequest)) *cmapi.CertificateRequest {
+	cr := &cmapi.CertificateRequest{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "sandbox", Name: "req", ResourceVersion: "7"},
+		Spec: cmapi.CertificateRequestSpec{
+			IssuerRef: cmmeta.IssuerReference{Name: "csi-driver-spiffe-ca", Kind: "ClusterIssuer", Group: "cert-manager.io"},
+			Request:   []byte("csr"),
+			Username:  "system:serviceaccount:sandbox:app",
+		},
+	}
+	for _, m := range mutate {
+		m(cr)
+	}
+	return cr
+}
+
+func withCondition(typ cmapi.CertificateRequestConditionType, status cmmeta.ConditionStatus, reason string) func(*cmapi.CertificateRequest) {
+	return func(cr *cmapi.CertificateRequest) {
+		cr.Status.Conditions = append(cr.Status.Conditions, cmapi.CertificateRequestCondition{Type: typ, Status: status, Reason: reason})
+	}
+}
+
+// Metrics are process-wide, so these cases run one after another and
+// compare the counters before and after.
+func TestReconcile(t *testing.T) {
+	approve := evaluator.Decision{Approved: true, Rule: evaluator.RuleNone, Message: "approved spiffe://foo.bar/ns/sandbox/sa/app"}
+	deny := evaluator.Decision{Rule: evaluator.RuleURISAN, Message: "denied by the SPIFFE issuance policy: uri-san: wrong",
+		Violations: []evaluator.Violation{{Rule: evaluator.RuleURISAN, Message: "wrong"}}}
+	serverErr := apierrors.NewInternalError(errors.New("etcd is down"))
+	conflict := apierrors.NewConflict(schema.GroupResource{Group: "cert-manager.io", Resource: "certificaterequests"}, "req", errors.New("changed"))
+
+	tests := map[string]struct {
+		request   *cmapi.CertificateRequest // nil: deleted
+		config    *spiffev1alpha1.TrustDomainConfig
+		decision  evaluator.Decision
+		applyErr  error
+		competing bool // competition was found before
+
+		wantApply     cmapi.CertificateRequestConditionType // "" when nothing is written
+		wantEvent     string
+		wantErr       bool
+		wantRequeue   bool
+		wantMetric    []string // result, rule incremented by one
+		wantEvaluated bool
+		wantPoke      bool
+	}{
+		"a pending request is approved": {
+			request: testRequest(), config: testConfig, decision: approve,
+			wantApply: cmapi.CertificateRequestConditionApproved, wantEvaluated: true,
+			wantEvent:  "Normal Approved approved spiffe://foo.bar/ns/sandbox/sa/app",
+			wantMetric: []string{"approved", "none"},
+		},
+		"a pending request is denied": {
+			request: testRequest(), config: testConfig, decision: deny,
+			wantApply: cmapi.CertificateRequestConditionDenied, wantEvaluated: true,
+			wantEvent:  "Warning Denied denied by the SPIFFE issuance policy: uri-san: wrong",
+			wantMetric: []string{"denied", "uri-san"},
+		},
+		"a request whose issuerRef has no group is decided": {
+			request: testRequest(func(cr *cmapi.CertificateRequest) { cr.Spec.IssuerRef.Group = "" }), config: testConfig, decision: approve,
+			wantApply: cmapi.CertificateRequestConditionApproved, wantEvaluated: true, wantEvent: "Normal Approved", wantMetric: []string{"approved", "none"},
+		},
+		"nothing is decided without a configuration": {
+			request: testRequest(), decision: approve,
+		},
+		"a request for another issuer is left alone": {
+			request: testRequest(func(cr *cmapi.CertificateRequest) { cr.Spec.IssuerRef.Name = "other" }), config: testConfig, decision: approve,
+		},
+		"a request without kind is for an Issuer, not our ClusterIssuer": {
+			request: testRequest(func(cr *cmapi.CertificateRequest) { cr.Spec.IssuerRef.Kind = "" }), config: testConfig, decision: approve,
+		},
+		"a request this approver decided is not decided again": {
+			request: testRequest(withCondition(cmapi.CertificateRequestConditionDenied, cmmeta.ConditionTrue, spiffe.ApprovalReason)),
+			config:  testConfig, decision: approve,
+		},
+		"a request someone else approved is reported, not decided": {
+			request: testRequest(withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, "cert-manager.io")),
+			config:  testConfig, decision: deny, wantPoke: true,
+		},
+		"an issued request is not decided": {
+			request: testRequest(withCondition(cmapi.CertificateRequestConditionReady, cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued)),
+			config:  testConfig, decision: approve,
+		},
+		"a failed request is not decided": {
+			request: testRequest(withCondition(cmapi.CertificateRequestConditionReady, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonFailed)),
+			config:  testConfig, decision: approve,
+		},
+		"an invalid request is not decided": {
+			request: testRequest(withCondition(cmapi.CertificateRequestConditionInvalidRequest, cmmeta.ConditionTrue, "")),
+			config:  testConfig, decision: approve,
+		},
+		"a pending request (Ready=False, Pending) is decided": {
+			request: testRequest(withCondition(cmapi.CertificateRequestConditionReady, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonPending)),
+			config:  testConfig, decision: approve,
+			wantApply: cmapi.CertificateRequestConditionApproved, wantEvaluated: true, wantEvent: "Normal Approved", wantMetric: []string{"approved", "none"},
+		},
+		"a transient API error is returned, to be retried": {
+			request: testRequest(), config: testConfig, decision: approve, applyErr: serverErr,
+			wantApply: cmapi.CertificateRequestConditionApproved, wantEvaluated: true, wantErr: true,
+		},
+		"a request that changed while being decided is looked at again": {
+			request: testRequest(), config: testConfig, decision: approve, applyErr: conflict,
+			wantApply: cmapi.CertificateRequestConditionApproved, wantEvaluated: true, wantRequeue: true,
+		},
+		"a request deleted while being decided is forgotten": {
+			request: testRequest(), config: testConfig, decision: approve,
+			applyErr:  apierrors.NewNotFound(schema.GroupResource{Group: "cert-manager.io", Resource: "certificaterequests"}, "req"),
+			wantApply: cmapi.CertificateRequestConditionApproved, wantEvaluated: true,
+		},
+		"a deleted request rescans competition when some was found": {
+			config: testConfig, competing: true, wantPoke: true,
+		},
+		"a deleted request does nothing when there is no competition": {
+			config: testConfig,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var applied *cmapplyv1.CertificateRequestApplyConfiguration
+			var applyOpts client.SubResourceApplyOptions
+			builder := fake.NewClientBuilder().WithScheme(testScheme(t)).WithInterceptorFuncs(interceptor.Funcs{
+				SubResourceApply: func(_ context.Context, _ client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+					if sub != "status" {
+						t.Errorf("applied subresource %q, want status", sub)
+					}
+					applied = obj.(*cmapplyv1.CertificateRequestApplyConfiguration)
+					applyOpts.ApplyOpts(opts)
+					return tc.applyErr
+				},
+			})
+			if tc.request != nil {
+				builder = builder.WithObjects(tc.request)
+			}
+			evaluated := false
+			recorder := events.NewFakeRecorder(10)
+			comp := &competition{poke: make(chan struct{}, 1)}
+			comp.active.Store(tc.competing)
+			r := &reconciler{
+				client: builder.Build(),
+				source: trustdomain.NewMemory(tc.config),
+				evaluator: fakeevaluator.New().WithEvaluate(func(*cmapi.CertificateRequest, *spiffev1alpha1.TrustDomainConfig) evaluator.Decision {
+					evaluated = true
+					return tc.decision
+				}),
+				recorder:  recorder,
+				clock:     clocktesting.NewFakePassiveClock(testNow),
+				competing: comp,
+			}
+			var before float64
+			if tc.wantMetric != nil {
+				before = counterValue(t, decisionsTotal.WithLabelValues(tc.wantMetric...))
+			}
+
+			res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "sandbox", Name: "req"}})
+
+			if (err != nil) != tc.wantErr {
+				t.Errorf("err = %v, wantErr %v", err, tc.wantErr)
+			}
+			if (res.RequeueAfter > 0) != tc.wantRequeue {
+				t.Errorf("result = %+v, want requeue %v", res, tc.wantRequeue)
+			}
+			if evaluated != tc.wantEvaluated {
+				t.Errorf("evaluated = %v, want %v", evaluated, tc.wantEvaluated)
+			}
+			checkApplied(t, applied, applyOpts, tc.wantApply, tc.decision)
+			select {
+			case e := <-recorder.Events:
+				if tc.wantEvent == "" || !strings.HasPrefix(e, tc.wantEvent) {
+					t.Errorf("event %q, want %q", e, tc.wantEvent)
+				}
+			default:
+				if tc.wantEvent != "" {
+					t.Errorf("no event, want %q", tc.wantEvent)
+				}
+			}
+			if tc.wantMetric != nil {
+				if got := counterValue(t, decisionsTotal.WithLabelValues(tc.wantMetric...)) - before; got != 1 {
+					t.Errorf("decisions %v grew by %v, want 1", tc.wantMetric, got)
+				}
+			}
+			select {
+			case <-comp.poke:
+				if !tc.wantPoke {
+					t.Errorf("competition rescan requested")
+				}
+			default:
+				if tc.wantPoke {
+					t.Errorf("no competition rescan requested")
+				}
+			}
+		})
+	}
+}
+
+// checkApplied checks the apply patch holds exactly the decision's
+// condition, guarded by the resourceVersion the decision was made on.
+func checkApplied(t *testing.T, applied *cmapplyv1.CertificateRequestApplyConfiguration, opts client.SubResourceApplyOptions, want cmapi.CertificateRequestConditionType, d evaluator.Decision) {
+	t.Helper()
+	if want == "" {
+		if applied != nil {
+			t.Errorf("applied %+v, want nothing written", applied)
+		}
+		return
+	}
+	if applied == nil {
+		t.Fatalf("nothing applied, want %s", want)
+	}
+	if *applied.Name != "req" || *applied.Namespace != "sandbox" || applied.ResourceVersion == nil || *applied.ResourceVersion != "7" {
+		t.Errorf("applied to %v/%v at resourceVersion %v, want sandbox/req at 7", *applied.Namespace, *applied.Name, applied.ResourceVersion)
+	}
+	if opts.FieldManager != FieldManager || opts.Force == nil || !*opts.Force {
+		t.Errorf("applied with field manager %q force %v, want %q forced", opts.FieldManager, opts.Force, FieldManager)
+	}
+	if applied.Status == nil || len(applied.Status.Conditions) != 1 {
+		t.Fatalf("applied status %+v, want one condition", applied.Status)
+	}
+	c := applied.Status.Conditions[0]
+	if *c.Type != want || *c.Status != cmmeta.ConditionTrue || *c.Reason != spiffe.ApprovalReason || *c.Message != d.Message || !c.LastTransitionTime.Time.Equal(testNow) {
+		t.Errorf("applied condition %s=%s reason %q message %q at %v, want %s=True reason %q message %q at %v",
+			*c.Type, *c.Status, *c.Reason, *c.Message, c.LastTransitionTime, want, spiffe.ApprovalReason, d.Message, testNow)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	m := &dto.Metric{}
+	if err := c.Write(m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func testScheme(t *testing.T) *runtime.Scheme {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := cmapi.AddToScheme(s); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestIssuerMatches(t *testing.T) {
+	t.Parallel()
+	clusterIssuer := spiffev1alpha1.IssuerReference{Name: "ca", Kind: "ClusterIssuer", Group: "cert-manager.io"}
+	issuer := spiffev1alpha1.IssuerReference{Name: "ca", Kind: "Issuer", Group: "cert-manager.io"}
+	external := spiffev1alpha1.IssuerReference{Name: "ca", Kind: "AWSPCAClusterIssuer", Group: "awspca.cert-manager.io"}
+	tests := map[string]struct {
+		ref  cmmeta.IssuerReference
+		want spiffev1alpha1.IssuerReference
+		exp  bool
+	}{
+		"the same ClusterIssuer":                           {ref: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer", Group: "cert-manager.io"}, want: clusterIssuer, exp: true},
+		"a ClusterIssuer without group":                    {ref: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}, want: clusterIssuer, exp: true},
+		"no kind is an Issuer, not a ClusterIssuer":        {ref: cmmeta.IssuerReference{Name: "ca"}, want: clusterIssuer},
+		"no kind is an Issuer":                             {ref: cmmeta.IssuerReference{Name: "ca"}, want: issuer, exp: true},
+		"an Issuer with group":                             {ref: cmmeta.IssuerReference{Name: "ca", Kind: "Issuer", Group: "cert-manager.io"}, want: issuer, exp: true},
+		"another name":                                     {ref: cmmeta.IssuerReference{Name: "cb", Kind: "ClusterIssuer"}, want: clusterIssuer},
+		"another group":                                    {ref: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer", Group: "example.com"}, want: clusterIssuer},
+		"an external issuer":                               {ref: cmmeta.IssuerReference{Name: "ca", Kind: "AWSPCAClusterIssuer", Group: "awspca.cert-manager.io"}, want: external, exp: true},
+		"an external kind without its group":               {ref: cmmeta.IssuerReference{Name: "ca", Kind: "AWSPCAClusterIssuer"}, want: external},
+		"kinds differ in case":                             {ref: cmmeta.IssuerReference{Name: "ca", Kind: "clusterissuer"}, want: clusterIssuer},
+		"a configuration without kind means Issuer too":    {ref: cmmeta.IssuerReference{Name: "ca", Kind: "Issuer"}, want: spiffev1alpha1.IssuerReference{Name: "ca"}, exp: true},
+		"a configuration without group means cert-manager": {ref: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer", Group: "cert-manager.io"}, want: spiffev1alpha1.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}, exp: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := IssuerMatches(tc.ref, tc.want); got != tc.exp {
+				t.Errorf("IssuerMatches(%+v, %+v) = %v, want %v", tc.ref, tc.want, got, tc.exp)
+			}
+		})
+	}
+}
+
+func TestCompetingCondition(t *testing.T) {
+	t.Parallel()
+	foreign := testRequest(withCondition(cmapi.CertificateRequestConditionDenied, cmmeta.ConditionTrue, "policy.cert-manager.io"))
+	tests := map[string]struct {
+		found []*cmapi.CertificateRequest
+		want  metav1.Condition
+	}{
+		"none": {want: metav1.Condition{
+			Type: spiffev1alpha1.ConditionCompetingApprover, Status: metav1.ConditionFalse, ObservedGeneration: 4,
+			Reason:  spiffev1alpha1.ReasonNoCompetingApprover,
+			Message: `no CertificateRequest for ClusterIssuer "csi-driver-spiffe-ca" (cert-manager.io) was approved or denied by another approver`,
+		}},
+		"some": {found: []*cmapi.CertificateRequest{foreign, foreign}, want: metav1.Condition{
+			Type: spiffev1alpha1.ConditionCompetingApprover, Status: metav1.ConditionTrue, ObservedGeneration: 4,
+			Reason: spiffev1alpha1.ReasonCompetingApprover,
+			Message: `2 CertificateRequest(s) for ClusterIssuer "csi-driver-spiffe-ca" (cert-manager.io) were approved or denied by another approver, such as sandbox/req (Denied with reason "policy.cert-manager.io"): ` +
+				`another approver races the csi-driver-spiffe approver, so the SPIFFE issuance policy is not enforced; disable it (for cert-manager's built-in approver: --controllers=*,-certificaterequests-approver)`,
+		}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			if got := competingCondition(tc.found, testConfig); got != tc.want {
+				t.Errorf("competingCondition =\n%+v\nwant\n%+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestLeaderElectionIDFitsALeaseName(t *testing.T) {
+	t.Parallel()
+	if got, want := LeaderElectionID("foo-bar"), "csi-driver-spiffe-approver-foo-bar"; got != want {
+		t.Errorf("LeaderElectionID = %q, want %q", got, want)
+	}
+	a, b := LeaderElectionID(strings.Repeat("a", 253)), LeaderElectionID(strings.Repeat("a", 252)+"b")
+	if len(a) > 253 || !strings.HasPrefix(a, "csi-driver-spiffe-approver-") {
+		t.Errorf("LeaderElectionID of a 253-character name = %q, want a Lease name with the prefix", a)
+	}
+	if a == b || a != LeaderElectionID(strings.Repeat("a", 253)) {
+		t.Errorf("LeaderElectionID of long names is not a stable, distinct hash: %q, %q", a, b)
+	}
+}
+
+func TestTrimCertificateRequest(t *testing.T) {
+	t.Parallel()
+	full := func(mutate ...func(*cmapi.CertificateRequest)) *cmapi.CertificateRequest {
+		cr := testRequest(mutate...)
+		cr.UID = "uid"
+		cr.Labels = map[string]string{"a": "b"}
+		cr.Annotations = map[string]string{spiffe.IdentityAnnotation: "spiffe://foo.bar/ns/sandbox/sa/app"}
+		cr.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "m"}}
+		cr.Spec.Duration = &metav1.Duration{Duration: time.Hour}
+		cr.Spec.Usages = []cmapi.KeyUsage{cmapi.UsageServerAuth}
+		cr.Spec.Groups = []string{"system:serviceaccounts"}
+		cr.Spec.UID = "user-uid"
+		cr.Status.Certificate = []byte("cert")
+		cr.Status.CA = []byte("ca")
+		return cr
+	}
+	tests := map[string]struct {
+		in        *cmapi.CertificateRequest
+		wantSpec  bool
+		wantConds int
+	}{
+		"a pending request keeps what the evaluator reads": {in: full(), wantSpec: true},
+		"a decided request keeps only its identity and decision": {
+			in: full(withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, spiffe.ApprovalReason)), wantConds: 1,
+		},
+		"an issued request keeps only its identity and conditions": {
+			in: full(withCondition(cmapi.CertificateRequestConditionReady, cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued)), wantConds: 1,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for i := range tc.in.Status.Conditions {
+				tc.in.Status.Conditions[i].Message = "a long message"
+			}
+			out, err := TrimCertificateRequest(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cr := out.(*cmapi.CertificateRequest)
+			if cr.Name != "req" || cr.Namespace != "sandbox" || cr.UID != "uid" || cr.ResourceVersion != "7" ||
+				cr.Spec.IssuerRef.Name != "csi-driver-spiffe-ca" || cr.Spec.Username == "" {
+				t.Errorf("trimmed what the approver reads: %+v", cr)
+			}
+			if cr.ManagedFields != nil || cr.Labels != nil || cr.Annotations != nil || cr.Spec.Groups != nil || cr.Spec.UID != "" ||
+				cr.Status.Certificate != nil || cr.Status.CA != nil {
+				t.Errorf("kept what the approver never reads: %+v", cr)
+			}
+			if got := cr.Spec.Request != nil && cr.Spec.Duration != nil && cr.Spec.Usages != nil; got != tc.wantSpec {
+				t.Errorf("kept the evaluated spec = %v, want %v", got, tc.wantSpec)
+			}
+			if len(cr.Status.Conditions) != tc.wantConds {
+				t.Fatalf("conditions = %+v, want %d", cr.Status.Conditions, tc.wantConds)
+			}
+			for _, c := range cr.Status.Conditions {
+				if c.Message != "" || c.Type == "" || c.Reason == "" {
+					t.Errorf("condition %+v, want type, status and reason only", c)
+				}
+			}
+		})
+	}
+	if out, err := TrimCertificateRequest("not a request"); out != "not a request" || err != nil {
+		t.Errorf("TrimCertificateRequest(other) = %v, %v", out, err)
+	}
+}

@@ -1,0 +1,103 @@
+/*
+Copyright 2026 The csi-driver-spiffe operator authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package approver
+
+import (
+	"fmt"
+
+	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
+	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
+
+	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
+)
+
+// cert-manager's defaults for an issuerRef: an empty kind means a namespaced
+// Issuer, an empty group means cert-manager's own issuers.
+const (
+	defaultIssuerKind  = "Issuer"
+	defaultIssuerGroup = "cert-manager.io"
+)
+
+// IssuerMatches reports whether a CertificateRequest's issuerRef names the
+// configured issuer, with empty kind and group defaulted as cert-manager
+// defaults them. A namespaced issuer (kind Issuer) matches in every
+// namespace: the configuration names one Issuer per namespace.
+func IssuerMatches(ref cmmeta.IssuerReference, want spiffev1alpha1.IssuerReference) bool {
+	return ref.Name == want.Name &&
+		orDefault(ref.Kind, defaultIssuerKind) == orDefault(want.Kind, defaultIssuerKind) &&
+		orDefault(ref.Group, defaultIssuerGroup) == orDefault(want.Group, defaultIssuerGroup)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// describeIssuer names an issuer in messages, e.g.
+// `ClusterIssuer "csi-driver-spiffe-ca" (cert-manager.io)`.
+func describeIssuer(ref spiffev1alpha1.IssuerReference) string {
+	return fmt.Sprintf("%s %q (%s)", orDefault(ref.Kind, defaultIssuerKind), ref.Name, orDefault(ref.Group, defaultIssuerGroup))
+}
+
+// decision returns the Approved or Denied condition of cr, if any. Its
+// presence, whatever its status, means the request has been decided: a
+// decision is final and never made twice.
+func decision(cr *cmapi.CertificateRequest) *cmapi.CertificateRequestCondition {
+	for i, c := range cr.Status.Conditions {
+		if c.Type == cmapi.CertificateRequestConditionApproved || c.Type == cmapi.CertificateRequestConditionDenied {
+			return &cr.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// foreignDecision returns the Approved or Denied condition of cr written by
+// someone other than this approver, if any.
+func foreignDecision(cr *cmapi.CertificateRequest) *cmapi.CertificateRequestCondition {
+	for i, c := range cr.Status.Conditions {
+		if (c.Type == cmapi.CertificateRequestConditionApproved || c.Type == cmapi.CertificateRequestConditionDenied) &&
+			c.Reason != spiffe.ApprovalReason {
+			return &cr.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
+// finished reports whether cr reached an end without a decision: issued
+// (Ready=True), failed (Ready reason Failed) or refused by its issuer
+// (InvalidRequest=True). Such a request is never decided: a decision could
+// no longer change its outcome.
+func finished(cr *cmapi.CertificateRequest) bool {
+	for _, c := range cr.Status.Conditions {
+		switch {
+		case c.Type == cmapi.CertificateRequestConditionReady && c.Status == cmmeta.ConditionTrue,
+			c.Type == cmapi.CertificateRequestConditionReady && c.Reason == cmapi.CertificateRequestReasonFailed,
+			c.Type == cmapi.CertificateRequestConditionInvalidRequest && c.Status == cmmeta.ConditionTrue:
+			return true
+		}
+	}
+	return false
+}
+
+// pending reports whether cr is for the configured issuer and waits for a
+// decision.
+func pending(cr *cmapi.CertificateRequest, cfg *spiffev1alpha1.TrustDomainConfig) bool {
+	return IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) && decision(cr) == nil && !finished(cr)
+}
