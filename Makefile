@@ -21,6 +21,12 @@ all: build
 help: ## Display this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
 
+##@ Demo
+
+.PHONY: demo
+demo: controlplane ## Run the product's main job on a local control plane (needs root); Ctrl-C stops and cleans up.
+	$(GO) run ./test/demo
+
 ##@ Development
 
 .PHONY: manifests

@@ -30,10 +30,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/certmanager"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kustomize"
 )
 
@@ -111,11 +118,24 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		return h, err
 	}
 
-	h.progress("installing the cert-manager stand-in: identity stamping of CertificateRequests")
+	h.progress("installing the cert-manager stand-in: identity stamping and the approval check of CertificateRequests")
 	if err := certmanager.InstallIdentityStamping(ctx, h.Env.Client); err != nil {
 		return h, err
 	}
+	if err := certmanager.InstallApprovalCheck(ctx, h.Env.Client); err != nil {
+		return h, err
+	}
 	if err := certmanager.WaitForIdentityStamping(ctx, h.Env.Client, "default"); err != nil {
+		return h, err
+	}
+	if err := certmanager.WaitForApprovalCheck(ctx, h.Env.Config, env.Scheme, "default"); err != nil {
+		return h, err
+	}
+	if err := h.Env.EnsureNamespace(ctx, "cert-manager", nil); err != nil {
+		return h, err
+	}
+	cm, err := certmanager.NewClient(h.Env.Config)
+	if err != nil {
 		return h, err
 	}
 
@@ -135,21 +155,47 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		Env:       h.Env,
 		Log:       opts.Log,
 	}
-	go func() {
-		defer close(h.stopped)
-		h.Node.Run(runCtx)
-	}()
+	issuers := &certmanager.Issuers{Client: h.Env.Client, CertManager: cm, Log: opts.Log}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); h.Node.Run(runCtx) }()
+	go func() { defer wg.Done(); issuers.Run(runCtx) }()
+	go func() { wg.Wait(); close(h.stopped) }()
 	return h, nil
 }
 
-// Stop stops every process, the control plane, and removes the work
-// directory (unless KeepWorkDir).
+// Kubelet returns a stand-in kubelet of the node, connected to the socket of
+// the driver registered as driverName, once that socket exists.
+func (h *Harness) Kubelet(ctx context.Context, driverName string) (*kubelet.Kubelet, error) {
+	socket := h.Node.HostPath(filepath.Join("/var/lib/kubelet/plugins", driverName, "csi.sock"))
+	if err := WaitFor(ctx, 2*time.Minute, "the socket of driver "+driverName, func(context.Context) (bool, error) {
+		_, err := os.Stat(socket)
+		return err == nil, nil
+	}); err != nil {
+		return nil, err
+	}
+	return kubelet.New(ctx, kubelet.Options{
+		Endpoint:   "unix://" + socket,
+		Client:     h.Env.Client,
+		Tokens:     h.Env,
+		NodeName:   NodeName,
+		PodsDir:    h.Node.HostPath("/var/lib/kubelet/pods"),
+		DriverName: driverName,
+	})
+}
+
+// Stop stops every process, unmounts everything under the work directory,
+// stops the control plane, and removes the work directory (unless
+// KeepWorkDir).
 func (h *Harness) Stop() error {
 	var errs []error
 	if h.cancel != nil {
 		h.cancel()
 		<-h.stopped
 		h.cancel = nil
+	}
+	if h.WorkDir != "" {
+		errs = append(errs, kubelet.UnmountUnder(h.WorkDir))
 	}
 	if h.Env != nil {
 		errs = append(errs, h.Env.Stop())
@@ -195,4 +241,23 @@ func WaitFor(ctx context.Context, timeout time.Duration, what string, cond func(
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// PodFromDeployment creates one pod of a Deployment on the node, as the
+// Deployment and ReplicaSet controllers and the scheduler would (they do not
+// run on the local control plane).
+func (h *Harness) PodFromDeployment(ctx context.Context, ns, name string) (*corev1.Pod, error) {
+	d := &appsv1.Deployment{}
+	if err := h.Env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, d); err != nil {
+		return nil, fmt.Errorf("failed to get deployment %s/%s: %w", ns, name, err)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, GenerateName: name + "-", Labels: d.Spec.Template.Labels},
+		Spec:       *d.Spec.Template.Spec.DeepCopy(),
+	}
+	pod.Spec.NodeName = NodeName
+	if err := h.Env.Client.Create(ctx, pod); err != nil {
+		return nil, fmt.Errorf("failed to create a pod of deployment %s/%s: %w", ns, name, err)
+	}
+	return pod, nil
 }
