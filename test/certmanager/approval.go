@@ -136,7 +136,7 @@ func WaitForApprovalCheck(ctx context.Context, admin *rest.Config, scheme *runti
 		if err == nil {
 			break
 		}
-		if !meta.IsNoMatchError(err) {
+		if !meta.IsNoMatchError(err) && !apierrors.IsServiceUnavailable(err) {
 			return fmt.Errorf("failed to create a probe CertificateRequest: %w", err)
 		}
 		// Discovery does not serve the new CRD yet.

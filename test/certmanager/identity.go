@@ -109,8 +109,9 @@ func WaitForIdentityStamping(ctx context.Context, cl client.Client, ns string) e
 			},
 		}
 		if err := cl.Create(ctx, cr, client.DryRunAll); err != nil {
-			if meta.IsNoMatchError(err) {
-				// Discovery does not serve the new CRD yet.
+			if meta.IsNoMatchError(err) || apierrors.IsServiceUnavailable(err) {
+				// Discovery, or the API server's handler of the new CRD,
+				// does not serve it yet.
 				return false, nil
 			}
 			return false, fmt.Errorf("failed to dry-run a CertificateRequest: %w", err)

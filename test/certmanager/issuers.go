@@ -51,6 +51,11 @@ import (
 //     approved requests of that issuer with it; when the Secret changes (a
 //     CA rotation), the Signer signs with the new CA.
 //
+// A ClusterIssuer annotated with MaxLifetimeAnnotation (a Go duration) signs
+// certificates of at most that lifetime, whatever duration is requested:
+// tests of renewal need certificates of seconds, and the SpiffeTrustDomain
+// CRD refuses durations under 10m.
+//
 // It polls every 200 ms instead of watching: it only follows a handful of
 // objects.
 type Issuers struct {
@@ -68,6 +73,10 @@ type Issuers struct {
 	signers map[string]*runningSigner
 	wg      sync.WaitGroup
 }
+
+// MaxLifetimeAnnotation caps the lifetime of the certificates a stand-in CA
+// ClusterIssuer signs; it is read when the issuer's Signer starts.
+const MaxLifetimeAnnotation = "test.spiffe.csi.cert-manager.io/max-certificate-lifetime"
 
 type runningSigner struct {
 	signer *Signer
@@ -206,10 +215,17 @@ func (i *Issuers) syncCAIssuer(ctx context.Context, ci *cmapi.ClusterIssuer) err
 	i.mu.Unlock()
 	switch {
 	case rs == nil:
+		var maxLifetime time.Duration
+		if v, ok := ci.Annotations[MaxLifetimeAnnotation]; ok {
+			if maxLifetime, err = time.ParseDuration(v); err != nil {
+				return i.setReady(ctx, ci, cmmeta.ConditionFalse, "InvalidAnnotation", fmt.Sprintf("%s: %v", MaxLifetimeAnnotation, err))
+			}
+		}
 		s, err := NewSigner(SignerOptions{
-			Client:    i.CertManager,
-			IssuerRef: cmmeta.IssuerReference{Name: ci.Name, Kind: cmapi.ClusterIssuerKind, Group: "cert-manager.io"},
-			CA:        ca,
+			Client:      i.CertManager,
+			IssuerRef:   cmmeta.IssuerReference{Name: ci.Name, Kind: cmapi.ClusterIssuerKind, Group: "cert-manager.io"},
+			CA:          ca,
+			MaxLifetime: maxLifetime,
 		})
 		if err != nil {
 			return err

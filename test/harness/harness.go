@@ -47,13 +47,19 @@ import (
 // OperatorNamespace is where config/default installs the operator.
 const OperatorNamespace = "csi-driver-spiffe-system"
 
+// KeepWorkDirEnv, set to "true", keeps the work directory (logs of every
+// process, kubeconfigs) after Stop, for debugging a failed run.
+const KeepWorkDirEnv = "CSI_DRIVER_SPIFFE_KEEP_WORKDIR"
+
 // NodeName is the name of the stand-in node.
 const NodeName = "node-1"
 
 // Options configure a Harness.
 type Options struct {
 	// WorkDir holds everything the harness writes. Default: a new directory
-	// under /var/tmp (not /tmp: the driver refuses a data root there).
+	// under /var/tmp (not /tmp: the driver refuses a data root there),
+	// with a short name: unix socket paths under it must stay within 107
+	// bytes.
 	WorkDir string
 	// KeepWorkDir keeps WorkDir after Stop, for debugging.
 	KeepWorkDir bool
@@ -85,6 +91,9 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
+	if os.Getenv(KeepWorkDirEnv) == "true" {
+		opts.KeepWorkDir = true
+	}
 	h = &Harness{opts: opts, WorkDir: opts.WorkDir, Binary: opts.Binary}
 	defer func() {
 		if err != nil {
@@ -92,7 +101,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		}
 	}()
 	if h.WorkDir == "" {
-		if h.WorkDir, err = os.MkdirTemp("/var/tmp", "csi-driver-spiffe-harness-"); err != nil {
+		if h.WorkDir, err = os.MkdirTemp("/var/tmp", "spiffe-"); err != nil {
 			return h, fmt.Errorf("failed to create work directory: %w", err)
 		}
 	}
@@ -203,6 +212,8 @@ func (h *Harness) Stop() error {
 	}
 	if h.WorkDir != "" && !h.opts.KeepWorkDir && h.opts.WorkDir == "" {
 		errs = append(errs, os.RemoveAll(h.WorkDir))
+	} else if h.WorkDir != "" {
+		fmt.Fprintf(h.opts.Log, "kept the work directory %s\n", h.WorkDir)
 	}
 	return errors.Join(errs...)
 }
