@@ -47,8 +47,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	utilrand "k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -56,6 +54,7 @@ import (
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/certmanager"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 // DriverNamespace holds the driver's ServiceAccounts.
@@ -103,7 +102,7 @@ type Fixture struct {
 	CA          *certmanager.CA
 	Signer      *certmanager.Signer
 	Approver    *certmanager.Approver
-	Driver      *Process
+	Driver      *Driver
 	Kubelet     *kubelet.Kubelet
 	// Dir, DataRoot, PodsDir, CABundleDir: where things live.
 	Dir, DataRoot, PodsDir, CABundleDir string
@@ -259,15 +258,15 @@ func (f *Fixture) start(ctx, runCtx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	binary, err := Binary(e.RepoRoot)
+	binary, err := process.Binary(ctx, e.RepoRoot)
 	if err != nil {
 		return err
 	}
-	metricsAddr, err := freeAddr()
+	metricsAddr, err := process.FreeAddr()
 	if err != nil {
 		return err
 	}
-	healthAddr, err := freeAddr()
+	healthAddr, err := process.FreeAddr()
 	if err != nil {
 		return err
 	}
@@ -289,7 +288,17 @@ func (f *Fixture) start(ctx, runCtx context.Context, opts Options) error {
 		args = append(args, "--ca-bundle-file="+filepath.Join(f.CABundleDir, CABundleFile))
 	}
 	args = append(args, opts.DriverArgs...)
-	f.Driver = &Process{binary: binary, args: args, Socket: socket, MetricsAddr: metricsAddr, HealthAddr: healthAddr, logPath: filepath.Join(f.Dir, "driver.log")}
+	f.Driver = &Driver{
+		Process: &process.Process{
+			Name:        "the driver",
+			Binary:      binary,
+			Args:        args,
+			LogFile:     filepath.Join(f.Dir, "driver.log"),
+			HealthAddr:  healthAddr,
+			MetricsAddr: metricsAddr,
+		},
+		Socket: socket,
+	}
 	if opts.NoConfig {
 		// It cannot become ready; start it and wait for its socket only.
 		if err := f.Driver.StartUnready(ctx); err != nil {
@@ -434,19 +443,8 @@ func (f *Fixture) driverKubeconfig(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("failed to create a token for the driver: %w", err)
 	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: e.Config.Host, CertificateAuthorityData: e.Config.CAData}
-	cfg.AuthInfos["driver"] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
-	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "driver"}
-	cfg.CurrentContext = "test"
 	path := filepath.Join(f.Dir, "driver.kubeconfig")
-	if err := os.MkdirAll(f.Dir, 0o700); err != nil {
-		return "", err
-	}
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		return "", fmt.Errorf("failed to write the driver's kubeconfig: %w", err)
-	}
-	return path, nil
+	return path, process.WriteKubeconfig(path, e.TokenConfig(tr.Status.Token))
 }
 
 // Close stops the driver, the kubelet and the stand-ins, unmounts everything
@@ -464,7 +462,9 @@ func (f *Fixture) Close() error {
 		errs = append(errs, f.Kubelet.Close())
 	}
 	if f.Driver != nil {
-		errs = append(errs, f.Driver.Stop())
+		// Close cleans up: it does not judge how the driver exits (a test
+		// that cares stops it itself), it only waits until it is gone.
+		_ = f.Driver.Stop(10 * time.Second)
 	}
 	if f.cancel != nil {
 		f.cancel()

@@ -35,11 +35,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 // Node stands in for one Kubernetes node and the workload controllers, which
@@ -84,7 +83,7 @@ type Node struct {
 type workload struct {
 	kind, name string
 	hash       string
-	procs      []*Process
+	procs      []*process.Process
 	configMaps map[string]string // ConfigMap name -> volume directory
 }
 
@@ -115,14 +114,14 @@ func (n *Node) Run(ctx context.Context) {
 }
 
 // Processes returns the running processes of a DaemonSet or Deployment.
-func (n *Node) Processes(kind, name string) []*Process {
+func (n *Node) Processes(kind, name string) []*process.Process {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	w := n.workloads[kind+"/"+name]
 	if w == nil {
 		return nil
 	}
-	return append([]*Process(nil), w.procs...)
+	return append([]*process.Process(nil), w.procs...)
 }
 
 // Restart stops and starts the processes of a workload, like deleting its
@@ -365,7 +364,7 @@ func writeAtomic(dir string, data map[string]string) error {
 }
 
 // start runs replica i of a workload.
-func (n *Node) start(ctx context.Context, kind, name string, t *corev1.PodTemplateSpec, i int, w *workload) (*Process, error) {
+func (n *Node) start(ctx context.Context, kind, name string, t *corev1.PodTemplateSpec, i int, w *workload) (*process.Process, error) {
 	c := mainContainer(t)
 	podName := fmt.Sprintf("%s-%s-%d", name, n.Name, i)
 	kubeconfig, err := n.podKubeconfig(ctx, t, podName)
@@ -420,18 +419,21 @@ func (n *Node) start(ctx context.Context, kind, name string, t *corev1.PodTempla
 		envVars[e.Name] = v
 		procEnv = append(procEnv, e.Name+"="+v)
 	}
-	var readyURL string
+	var healthAddr, metricsAddr string
 	args := []string{}
 	for _, a := range c.Args {
 		a = expandEnv(a, envVars)
 		flag, value, hasValue := strings.Cut(a, "=")
 		if hasValue && strings.HasSuffix(flag, "-bind-address") && value != "0" {
-			addr, err := localAddr()
+			addr, err := process.FreeAddr()
 			if err != nil {
 				return nil, err
 			}
-			if flag == "--health-probe-bind-address" {
-				readyURL = "http://" + addr + "/readyz"
+			switch flag {
+			case "--health-probe-bind-address":
+				healthAddr = addr
+			case "--metrics-bind-address":
+				metricsAddr = addr
 			}
 			a = flag + "=" + addr
 		} else if hasValue {
@@ -440,14 +442,16 @@ func (n *Node) start(ctx context.Context, kind, name string, t *corev1.PodTempla
 		args = append(args, a)
 	}
 	args = append(args, "--kubeconfig="+kubeconfig)
-	p := &Process{
-		Name:     podName,
-		Args:     args,
-		Env:      procEnv,
-		ReadyURL: readyURL,
-		LogFile:  filepath.Join(n.WorkDir, "logs", podName+".log"),
+	p := &process.Process{
+		Name:        podName,
+		Binary:      n.Binary,
+		Args:        args,
+		Env:         procEnv,
+		HealthAddr:  healthAddr,
+		MetricsAddr: metricsAddr,
+		LogFile:     filepath.Join(n.WorkDir, "logs", podName+".log"),
 	}
-	if err := p.Start(n.Binary); err != nil {
+	if err := p.Start(); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -507,29 +511,14 @@ func (n *Node) podKubeconfig(ctx context.Context, t *corev1.PodTemplateSpec, pod
 	if err != nil {
 		return "", err
 	}
-	return writeKubeconfig(filepath.Join(n.WorkDir, "kubeconfigs", podName+".kubeconfig"), n.Env.Config.Host, n.Env.Config.CAData, tok.Token)
-}
-
-// writeKubeconfig writes a kubeconfig that authenticates with a bearer token.
-func writeKubeconfig(path, host string, caData []byte, token string) (string, error) {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["local"] = &clientcmdapi.Cluster{Server: host, CertificateAuthorityData: caData}
-	cfg.AuthInfos["user"] = &clientcmdapi.AuthInfo{Token: token}
-	cfg.Contexts["local"] = &clientcmdapi.Context{Cluster: "local", AuthInfo: "user"}
-	cfg.CurrentContext = "local"
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return "", err
-	}
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		return "", fmt.Errorf("failed to write kubeconfig %q: %w", path, err)
-	}
-	return path, os.Chmod(path, 0o600)
+	path := filepath.Join(n.WorkDir, "kubeconfigs", podName+".kubeconfig")
+	return path, process.WriteKubeconfig(path, n.Env.TokenConfig(tok.Token))
 }
 
 func (n *Node) readyCount(ctx context.Context, kind, name string) int32 {
 	var ready int32
 	for _, p := range n.Processes(kind, name) {
-		if p.Ready(ctx) {
+		if p.Ready(ctx) == nil {
 			ready++
 		}
 	}

@@ -55,6 +55,7 @@ import (
 	approvertest "github.com/cert-manager/csi-driver-spiffe-operator/test/approver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/csr"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 const (
@@ -101,10 +102,11 @@ func run(ctx context.Context, pending, decided int, curve int32, args []string) 
 	defer os.RemoveAll(dir)
 
 	fmt.Println("building csi-driver-spiffe")
-	bin, err := approvertest.Build(ctx, e.RepoRoot, dir)
+	bin, err := process.Binary(ctx, e.RepoRoot)
 	if err != nil {
 		return err
 	}
+	defer func() { err = errors.Join(err, process.RemoveBinary()) }()
 	if err := setUp(ctx, e, curve); err != nil {
 		return err
 	}
@@ -128,7 +130,7 @@ func run(ctx context.Context, pending, decided int, curve int32, args []string) 
 	fmt.Printf("created %d decided and %d pending CertificateRequests in %s\n", decided, pending, time.Since(start).Round(time.Millisecond))
 
 	kubeconfig := dir + "/kubeconfig"
-	if err := approvertest.WriteKubeconfig(e.KubeConfig(), approverNS, approverSA, kubeconfig); err != nil {
+	if err := process.WriteKubeconfig(kubeconfig, e.ImpersonationConfig(approverNS, approverSA)); err != nil {
 		return err
 	}
 	serverBefore, err := serverCPU()
@@ -158,19 +160,11 @@ func run(ctx context.Context, pending, decided int, curve int32, args []string) 
 	}
 	// Let the decisions' own update events reach the cache.
 	time.Sleep(5 * time.Second)
-	rss, err := p.RSS()
+	mem, err := p.RSS()
 	if err != nil {
 		return err
 	}
-	peak, err := p.PeakRSS()
-	if err != nil {
-		return err
-	}
-	text, err := p.Metrics(ctx)
-	if err != nil {
-		return err
-	}
-	heap, err := approvertest.Metric(text, "go_memstats_heap_inuse_bytes")
+	heap, err := p.Metric(ctx, "go_memstats_heap_inuse_bytes", nil)
 	if err != nil {
 		return err
 	}
@@ -183,7 +177,7 @@ func run(ctx context.Context, pending, decided int, curve int32, args []string) 
 	fmt.Printf("approver CPU time:               %s (%.2f ms per decision, startup included)\n", cpu.Round(time.Millisecond), float64(cpu.Microseconds())/1000/float64(pending))
 	fmt.Printf("kube-apiserver+etcd CPU time:    %s (%.2f ms per decision)\n", server.Round(time.Millisecond), float64(server.Microseconds())/1000/float64(pending))
 	fmt.Printf("CPU cores used:                  approver %.2f, kube-apiserver+etcd %.2f, of %d\n", cpu.Seconds()/wall, server.Seconds()/wall, goruntime.NumCPU())
-	fmt.Printf("approver RSS:                    %.1f MiB (peak %.1f MiB, heap in use %.1f MiB)\n", mib(rss), mib(peak), heap/(1<<20))
+	fmt.Printf("approver RSS:                    %.1f MiB (peak %.1f MiB, heap in use %.1f MiB)\n", mib(mem.RSS), mib(mem.Peak), heap/(1<<20))
 	return nil
 }
 
@@ -192,14 +186,14 @@ func run(ctx context.Context, pending, decided int, curve int32, args []string) 
 func serverCPU() (time.Duration, error) {
 	var total time.Duration
 	for _, name := range []string{"kube-apiserver", "etcd"} {
-		pids, err := approvertest.Children(name)
+		pids, err := process.Children(name)
 		if err != nil {
 			return 0, err
 		}
 		if len(pids) != 1 {
 			return 0, fmt.Errorf("found %d %s processes of this benchmark, want 1", len(pids), name)
 		}
-		t, err := approvertest.CPUTime(pids[0])
+		t, err := process.CPUTime(pids[0])
 		if err != nil {
 			return 0, err
 		}
@@ -310,20 +304,23 @@ func requesterKeys(size int32) ([]crypto.Signer, error) {
 	return keys, nil
 }
 
-const decisionsSeries = `csi_driver_spiffe_approver_decisions_total{result="approved",rule="none"}`
+// decisions is the approver's count of approved requests.
+const decisions = "csi_driver_spiffe_approver_decisions_total"
+
+var approvedByNoRule = map[string]string{"result": "approved", "rule": "none"}
 
 // waitForDecisions polls the approver's decision counter, every 100ms, until
 // it reaches n, and returns when it first moved and when it reached n.
 // Polling the approver's metrics costs the API server nothing, unlike
 // watching the requests would.
-func waitForDecisions(ctx context.Context, p *approvertest.Process, n int, timeout time.Duration) (first, last time.Time, err error) {
+func waitForDecisions(ctx context.Context, p *process.Process, n int, timeout time.Duration) (first, last time.Time, err error) {
 	deadline := time.Now().Add(timeout)
 	got := 0.0
+	var scrapeErr error // until its endpoint is up, scraping fails
 	for time.Now().Before(deadline) {
-		if text, err := p.Metrics(ctx); err == nil {
-			if got, err = approvertest.Metric(text, decisionsSeries); err != nil {
-				return first, last, err
-			}
+		var m process.Metrics
+		if m, scrapeErr = p.Metrics(ctx); scrapeErr == nil {
+			got = m.Value(decisions, approvedByNoRule)
 			now := time.Now()
 			if got > 0 && first.IsZero() {
 				first = now
@@ -341,7 +338,7 @@ func waitForDecisions(ctx context.Context, p *approvertest.Process, n int, timeo
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	return first, last, fmt.Errorf("the approver approved %v of %d requests within %s", got, n, timeout)
+	return first, last, fmt.Errorf("the approver approved %v of %d requests within %s (last scrape: %v)", got, n, timeout, scrapeErr)
 }
 
 // checkAllApproved checks that n requests exist and all are approved.

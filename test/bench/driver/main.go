@@ -45,6 +45,7 @@ import (
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/driverenv"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 func main() {
@@ -71,7 +72,7 @@ func run(sequential, concurrent, volumes, renewing int) error {
 		return err
 	}
 	defer e.Stop()
-	defer driverenv.RemoveBinary()
+	defer process.RemoveBinary()
 	ctx := context.Background()
 	fmt.Printf("# Driver benchmark\n\n%s, %d CPUs, load average at start: %s\n\n", time.Now().UTC().Format(time.RFC3339), runtime.NumCPU(), loadAverage())
 	defer func() { fmt.Printf("Load average at the end: %s\n", loadAverage()) }()
@@ -228,7 +229,7 @@ func memory(ctx context.Context, e *env.Environment, volumes int) error {
 	if err := firstError(errs); err != nil {
 		return err
 	}
-	live, err := f.Driver.Metric("csi_driver_spiffe_volumes", nil)
+	live, err := f.Driver.Metric(ctx, "csi_driver_spiffe_volumes", nil)
 	if err != nil {
 		return err
 	}
@@ -237,7 +238,7 @@ func memory(ctx context.Context, e *env.Environment, volumes int) error {
 	if err != nil {
 		return err
 	}
-	heap, err := f.Driver.Metric("go_memstats_heap_inuse_bytes", nil)
+	heap, err := f.Driver.Metric(ctx, "go_memstats_heap_inuse_bytes", nil)
 	if err != nil {
 		return err
 	}
@@ -282,7 +283,7 @@ func renewals(ctx context.Context, e *env.Environment, n int) error {
 	if err != nil {
 		return err
 	}
-	renewedBefore, err := f.Driver.Metric("csi_driver_spiffe_renewals_total", nil)
+	renewedBefore, err := f.Driver.Metric(ctx, "csi_driver_spiffe_renewals_total", nil)
 	if err != nil {
 		return err
 	}
@@ -291,7 +292,7 @@ func renewals(ctx context.Context, e *env.Environment, n int) error {
 	if err != nil {
 		return err
 	}
-	renewedAfter, err := f.Driver.Metric("csi_driver_spiffe_renewals_total", nil)
+	renewedAfter, err := f.Driver.Metric(ctx, "csi_driver_spiffe_renewals_total", nil)
 	if err != nil {
 		return err
 	}

@@ -39,13 +39,13 @@ import (
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/approver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
-	approvertest "github.com/cert-manager/csi-driver-spiffe-operator/test/approver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/csr"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 	const name = "foo-bar"
-	var p *approvertest.Process
+	var p *process.Process
 
 	BeforeAll(func(ctx SpecContext) {
 		createTrustDomain(ctx, name)
@@ -55,7 +55,7 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 
 	It("is not ready and decides nothing until a configuration is published, then approves the driver's request", func(ctx SpecContext) {
 		Eventually(ctx, func(g Gomega) {
-			code, body, err := p.Ready(ctx, "configuration")
+			code, body, err := p.Readyz(ctx, "configuration")
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(code).To(Equal(http.StatusInternalServerError))
 			g.Expect(body).To(ContainSubstring(`SpiffeTrustDomain "foo-bar" has no published configuration yet (status.config is empty)`))
@@ -65,7 +65,7 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 
 		publish(ctx, name, config(defaultIssuer))
 		Eventually(ctx, func(g Gomega) {
-			code, _, err := p.Ready(ctx, "")
+			code, _, err := p.Readyz(ctx, "")
 			g.Expect(err).NotTo(HaveOccurred())
 			g.Expect(code).To(Equal(http.StatusOK))
 		}).Should(Succeed())
@@ -73,7 +73,7 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 			"approved spiffe://foo.bar/ns/sandbox/sa/app-a for ServiceAccount system:serviceaccount:sandbox:app-a")
 		event := expectEvent(ctx, cr, corev1.EventTypeNormal, approver.EventReasonApproved)
 		Expect(event.Note).To(Equal(cond.Message))
-		Expect(metric(ctx, p, decisions("approved", "none"))).To(BeNumerically("==", 1))
+		Expect(decisions(ctx, p, "approved", "none")).To(BeNumerically("==", 1))
 
 		By("owning only its condition, through the status subresource")
 		stored := &cmapi.CertificateRequest{}
@@ -92,14 +92,14 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 
 	DescribeTable("denies what a pod's ServiceAccount must not get, naming the rule",
 		func(ctx SpecContext, mutate func(*cmapi.CertificateRequest), rule string, message string) {
-			before := metric(ctx, p, decisions("denied", rule))
+			before := decisions(ctx, p, "denied", rule)
 			cr := newRequest("app-a", issuerRef(defaultIssuer))
 			mutate(cr)
 			createAs(ctx, "app-a", cr)
 			cond := expectDecision(ctx, cr, cmapi.CertificateRequestConditionDenied, "denied by the SPIFFE issuance policy: "+rule+": ", message)
 			event := expectEvent(ctx, cr, corev1.EventTypeWarning, approver.EventReasonDenied)
 			Expect(event.Note).To(Equal(cond.Message))
-			Expect(metric(ctx, p, decisions("denied", rule))).To(BeNumerically("==", before+1))
+			Expect(decisions(ctx, p, "denied", rule)).To(BeNumerically("==", before+1))
 		},
 		Entry("another ServiceAccount's SPIFFE ID",
 			func(cr *cmapi.CertificateRequest) { cr.Spec.Request = csr.Driver(spiffeID("app-b")).MustPEM() },
@@ -259,8 +259,8 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 			td = got
 		}).Should(Succeed())
 		expectEvent(ctx, cr, corev1.EventTypeWarning, approver.EventReasonCompetingApprover)
-		Expect(metric(ctx, p, `csi_driver_spiffe_approver_competing_decisions_total{condition="Approved"}`)).To(BeNumerically("==", 1))
-		Expect(metric(ctx, p, `csi_driver_spiffe_approver_competing_requests`)).To(BeNumerically("==", 1))
+		Expect(metric(ctx, p, "csi_driver_spiffe_approver_competing_decisions_total", map[string]string{"condition": "Approved"})).To(BeNumerically("==", 1))
+		Expect(metric(ctx, p, "csi_driver_spiffe_approver_competing_requests", nil)).To(BeNumerically("==", 1))
 
 		By("leaving the operator's condition and fields alone")
 		Expect(meta.IsStatusConditionTrue(td.Status.Conditions, spiffev1alpha1.ConditionReady)).To(BeTrue())
@@ -291,7 +291,7 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 			g.Expect(cond.Reason).To(Equal(spiffev1alpha1.ReasonNoCompetingApprover))
 			g.Expect(cond.Message).To(Equal(`no CertificateRequest for ClusterIssuer "racing-ca" (cert-manager.io) was approved or denied by another approver`))
 		}).Should(Succeed())
-		Expect(metric(ctx, p, `csi_driver_spiffe_approver_competing_requests`)).To(BeNumerically("==", 0))
+		Expect(metric(ctx, p, "csi_driver_spiffe_approver_competing_requests", nil)).To(BeNumerically("==", 0))
 	})
 })
 
@@ -322,9 +322,7 @@ var _ = Describe("Approver replicas", Ordered, func() {
 
 		second := startApprover(name)
 		expectDecision(ctx, createAs(ctx, "app-a", newRequest("app-a", issuerRef(defaultIssuer))), cmapi.CertificateRequestConditionApproved)
-		text, err := second.Metrics(ctx)
-		Expect(err).NotTo(HaveOccurred())
-		Expect(approvertest.Metric(text, decisions("approved", "none"))).To(BeNumerically("==", 1),
+		Expect(decisions(ctx, second, "approved", "none")).To(BeNumerically("==", 1),
 			"the restarted approver decided more than the one new request")
 		for _, cr := range decided {
 			stored := &cmapi.CertificateRequest{}
@@ -335,7 +333,7 @@ var _ = Describe("Approver replicas", Ordered, func() {
 
 	It("elect one leader, decide each request once, and fail over", func(ctx SpecContext) {
 		args := []string{"--leader-elect", "--leader-election-namespace=" + approverNamespace}
-		replicas := []*approvertest.Process{startApprover(name, args...), startApprover(name, args...)}
+		replicas := []*process.Process{startApprover(name, args...), startApprover(name, args...)}
 		lease := &coordinationv1.Lease{}
 		Eventually(ctx, func(g Gomega) {
 			g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: approverNamespace, Name: approver.LeaderElectionID(name)}, lease)).To(Succeed())
@@ -351,7 +349,7 @@ var _ = Describe("Approver replicas", Ordered, func() {
 		}
 		counts := make([]float64, len(replicas))
 		for i, r := range replicas {
-			counts[i] = metric(ctx, r, decisions("approved", "none"))
+			counts[i] = decisions(ctx, r, "approved", "none")
 		}
 		Expect(counts[0]+counts[1]).To(BeNumerically("==", 10), "decisions per replica: %v", counts)
 		Expect(counts).To(ContainElement(BeNumerically("==", 0)), "both replicas decided: %v", counts)
@@ -363,6 +361,6 @@ var _ = Describe("Approver replicas", Ordered, func() {
 		}
 		Expect(leader.Stop(30 * time.Second)).To(Succeed())
 		expectDecision(ctx, createAs(ctx, "app-b", newRequest("app-b", issuerRef(defaultIssuer))), cmapi.CertificateRequestConditionApproved)
-		Expect(metric(ctx, follower, decisions("approved", "none"))).To(BeNumerically("==", 1))
+		Expect(decisions(ctx, follower, "approved", "none")).To(BeNumerically("==", 1))
 	})
 })

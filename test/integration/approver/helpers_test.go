@@ -18,7 +18,6 @@ package approver
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -36,6 +35,7 @@ import (
 	approvertest "github.com/cert-manager/csi-driver-spiffe-operator/test/approver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/csr"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 // defaultIssuer is the issuer of the default configuration.
@@ -173,18 +173,19 @@ func expectEvent(ctx context.Context, cr *cmapi.CertificateRequest, eventType, r
 	return found
 }
 
-// metric reads one series from the approver's /metrics.
-func metric(ctx context.Context, p *approvertest.Process, series string) float64 {
+// metric reads the metric name, summed over its series with labels, from
+// the approver's /metrics.
+func metric(ctx context.Context, p *process.Process, name string, labels map[string]string) float64 {
 	GinkgoHelper()
-	text, err := p.Metrics(ctx)
-	Expect(err).NotTo(HaveOccurred())
-	v, err := approvertest.Metric(text, series)
+	v, err := p.Metric(ctx, name, labels)
 	Expect(err).NotTo(HaveOccurred())
 	return v
 }
 
-func decisions(result, rule string) string {
-	return fmt.Sprintf(`csi_driver_spiffe_approver_decisions_total{result=%q,rule=%q}`, result, rule)
+// decisions reads the approver's count of decisions with result and rule.
+func decisions(ctx context.Context, p *process.Process, result, rule string) float64 {
+	GinkgoHelper()
+	return metric(ctx, p, "csi_driver_spiffe_approver_decisions_total", map[string]string{"result": result, "rule": rule})
 }
 
 // competingCondition returns the CompetingApprover condition of the

@@ -38,6 +38,7 @@ import (
 	approvertest "github.com/cert-manager/csi-driver-spiffe-operator/test/approver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/certmanager"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 const (
@@ -71,8 +72,9 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	DeferCleanup(func() { Expect(testEnv.Stop()).To(Succeed()) })
 	admin = testEnv.Client
 
-	binary, err = approvertest.Build(ctx, testEnv.RepoRoot, GinkgoT().TempDir())
+	binary, err = process.Binary(ctx, testEnv.RepoRoot)
 	Expect(err).NotTo(HaveOccurred())
+	DeferCleanup(func() { Expect(process.RemoveBinary()).To(Succeed()) })
 
 	Expect(certmanager.InstallIdentityStamping(ctx, admin)).To(Succeed())
 	Expect(certmanager.InstallApprovalCheck(ctx, admin)).To(Succeed())
@@ -134,10 +136,10 @@ func grantApprover(ctx context.Context, name string, signerNames ...string) {
 
 // startApprover starts the approver of the SpiffeTrustDomain name as its
 // ServiceAccount and stops it when the spec ends.
-func startApprover(name string, args ...string) *approvertest.Process {
+func startApprover(name string, args ...string) *process.Process {
 	GinkgoHelper()
 	kubeconfig := GinkgoT().TempDir() + "/kubeconfig"
-	Expect(approvertest.WriteKubeconfig(testEnv.KubeConfig(), approverNamespace, approverServiceAccount, kubeconfig)).To(Succeed())
+	Expect(process.WriteKubeconfig(kubeconfig, testEnv.ImpersonationConfig(approverNamespace, approverServiceAccount))).To(Succeed())
 	p, err := approvertest.Start(approvertest.Options{
 		Binary:            binary,
 		Kubeconfig:        kubeconfig,

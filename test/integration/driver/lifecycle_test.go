@@ -85,10 +85,10 @@ func TestRenewal(t *testing.T) {
 		n := len(volumeRequests(t, ns, v.ID))
 		return n == 1, fmt.Sprintf("%d requests", n)
 	})
-	if n, err := f.Driver.Metric("csi_driver_spiffe_renewals_total", nil); err != nil || n < 2 {
+	if n, err := f.Driver.Metric(ctx, "csi_driver_spiffe_renewals_total", nil); err != nil || n < 2 {
 		t.Errorf("csi_driver_spiffe_renewals_total = %v (%v), want at least 2", n, err)
 	}
-	if n, err := f.Driver.Metric("csi_driver_spiffe_volumes", nil); err != nil || n != 1 {
+	if n, err := f.Driver.Metric(ctx, "csi_driver_spiffe_volumes", nil); err != nil || n != 1 {
 		t.Errorf("csi_driver_spiffe_volumes = %v (%v), want 1", n, err)
 	}
 }

@@ -26,9 +26,9 @@ import (
 	"os"
 	"testing"
 
-	"github.com/cert-manager/csi-driver-spiffe-operator/test/driverenv"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 var testEnv *env.Environment
@@ -52,7 +52,7 @@ func run(m *testing.M) int {
 		if err := testEnv.Stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "failed to stop the control plane: %v\n", err)
 		}
-		if err := driverenv.RemoveBinary(); err != nil {
+		if err := process.RemoveBinary(); err != nil {
 			fmt.Fprintf(os.Stderr, "failed to remove the driver binary: %v\n", err)
 		}
 	}()

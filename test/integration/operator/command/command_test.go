@@ -24,11 +24,9 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -39,14 +37,14 @@ import (
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/cmd"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 // freeAddress returns a loopback address with a port nobody listens on.
 func freeAddress() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := process.FreeAddr()
 	Expect(err).NotTo(HaveOccurred())
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	return addr
 }
 
 func httpGet(url string) (int, string, error) {
