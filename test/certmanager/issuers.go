@@ -290,4 +290,3 @@ func CAFromSecret(secret *corev1.Secret) (*CA, error) {
 	}
 	return &CA{Certs: certs, Key: key, PEM: buf.Bytes()}, nil
 }
-

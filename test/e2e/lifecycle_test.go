@@ -31,7 +31,7 @@ import (
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/certmanager"
-	"github.com/cert-manager/csi-driver-spiffe-operator/test/harness"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 // The trust domain "short" is signed by stand-in issuers whose certificates
@@ -88,7 +88,7 @@ func renewed(ctx context.Context, v svidVolume, serial string) *svid {
 
 // processes returns the local processes of the short trust domain's driver
 // and approver.
-func processes() []*harness.Process {
+func processes() []*process.Process {
 	return append(local.h.Node.Processes("DaemonSet", shortTD+"-driver"), local.h.Node.Processes("Deployment", shortTD+"-approver")...)
 }
 
@@ -187,7 +187,7 @@ var _ = Describe("A trust domain with short-lived SVIDs", Ordered, localOnly, fu
 		Eventually(func(g Gomega) {
 			ps := local.h.Node.Processes("DaemonSet", shortTD+"-driver")
 			g.Expect(ps).To(HaveLen(1))
-			g.Expect(ps[0].Ready(ctx)).To(BeTrue())
+			g.Expect(ps[0].Ready(ctx)).To(Succeed())
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
 		s := renewed(ctx, v, serial)
 		Expect(s.verify(s.caPEM)).To(Succeed())
@@ -229,4 +229,3 @@ var _ = Describe("A trust domain with short-lived SVIDs", Ordered, localOnly, fu
 		renewed(ctx, v, serial)
 	}, SpecTimeout(4*time.Minute))
 })
-

@@ -42,6 +42,7 @@ import (
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kustomize"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 // OperatorNamespace is where config/default installs the operator.
@@ -63,7 +64,8 @@ type Options struct {
 	WorkDir string
 	// KeepWorkDir keeps WorkDir after Stop, for debugging.
 	KeepWorkDir bool
-	// Binary is a prebuilt csi-driver-spiffe; default: built into WorkDir.
+	// Binary is a prebuilt csi-driver-spiffe; default: $CSI_DRIVER_SPIFFE_BINARY,
+	// else built into WorkDir.
 	Binary string
 	// Log receives progress lines. Default: discarded.
 	Log io.Writer
@@ -110,6 +112,10 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 		return h, err
 	}
 	if h.Binary == "" {
+		h.Binary = os.Getenv(process.BinaryEnv)
+	}
+	if h.Binary == "" {
+		// Built into the work directory, so it goes away with it.
 		h.progress("building csi-driver-spiffe")
 		h.Binary = filepath.Join(h.WorkDir, "bin", "csi-driver-spiffe")
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", h.Binary, ".")
