@@ -28,8 +28,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -113,22 +117,66 @@ func Start() (*Environment, error) {
 	return e, nil
 }
 
-// RestartAPIServer stops kube-apiserver and starts it again on the same
-// address with the same certificates; etcd keeps running, so no data is lost.
-// Clients see the API server go away and come back, as in a control-plane
-// upgrade.
+// RestartAPIServer kills kube-apiserver, as a crash or a control-plane node
+// failure would, and starts it again on the same address with the same
+// certificates; etcd keeps running, so no data is lost. Clients see the API
+// server go away and come back. (A graceful stop is not used: with many
+// watches open it can outlast envtest's stop timeout.)
 func (e *Environment) RestartAPIServer() error {
 	if UseExistingCluster() {
 		return errors.New("cannot restart the API server of an existing cluster")
 	}
+	pid, err := findProcess("kube-apiserver", "--cert-dir="+e.certDir)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("failed to kill kube-apiserver (pid %d): %w", pid, err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		// envtest's child: gone from /proc once envtest has reaped it, or a
+		// zombie until then, which Stop reaps.
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(data), ") Z ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("kube-apiserver (pid %d) did not die", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	as := e.env.ControlPlane.GetAPIServer()
 	if err := as.Stop(); err != nil {
-		return fmt.Errorf("failed to stop kube-apiserver: %w", err)
+		return fmt.Errorf("failed to clean up after kube-apiserver: %w", err)
 	}
 	if err := as.Start(); err != nil {
 		return fmt.Errorf("failed to start kube-apiserver again: %w", err)
 	}
 	return nil
+}
+
+// findProcess returns the PID of the process named name whose command line
+// has the argument arg.
+func findProcess(name, arg string) (int, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, fmt.Errorf("failed to list processes: %w", err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if filepath.Base(args[0]) == name && slices.Contains(args, arg) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("no %s process with %s", name, arg)
 }
 
 // Run starts an Environment for a test and stops it when the test ends,
