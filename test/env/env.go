@@ -114,7 +114,40 @@ func Start() (*Environment, error) {
 		_ = e.Stop()
 		return nil, fmt.Errorf("failed to build a client: %w", err)
 	}
+	if err := waitForCRDsServed(e.Client); err != nil {
+		_ = e.Stop()
+		return nil, err
+	}
 	return e, nil
+}
+
+// waitForCRDsServed waits until the API server serves the kinds of the
+// installed CRDs. envtest waits for discovery, but for a moment after that
+// the API server can still answer 503 "Resource kind ... not found" while it
+// builds the CRD's handler.
+func waitForCRDsServed(cl client.Client) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, list := range []client.ObjectList{
+		&spiffev1alpha1.SpiffeTrustDomainList{},
+		&cmapi.CertificateRequestList{},
+		&cmapi.CertificateList{},
+		&cmapi.ClusterIssuerList{},
+		&cmapi.IssuerList{},
+	} {
+		for {
+			err := cl.List(ctx, list, client.Limit(1))
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("the API server does not serve %T: %w", list, err)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // RestartAPIServer kills kube-apiserver, as a crash or a control-plane node
