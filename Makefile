@@ -60,8 +60,35 @@ controlplane: ## Build etcd and kube-apiserver from source into bin/ (cached; sk
 	hack/build-controlplane.sh $(CONTROLPLANE_DIR)
 
 .PHONY: test
-test: controlplane verify vet ## Everything CI runs: build the control plane, verify generated files, vet, run all tests.
+test: controlplane verify vet ## Everything CI runs: build the control plane, verify generated files, vet, run all tests (e2e included).
 	$(GO) test ./... -count=1 -timeout 30m
+
+.PHONY: test-e2e
+test-e2e: controlplane ## Run the end-to-end suite: local control plane, or USE_EXISTING_CLUSTER=true for the cluster of KUBECONFIG.
+	$(GO) test ./test/e2e -count=1 -timeout 30m -v
+
+.PHONY: kind-e2e
+kind-e2e: controlplane ## Run the end-to-end suite on a kind cluster (needs Docker and the internet).
+	hack/kind-e2e.sh
+
+.PHONY: bench
+bench: controlplane ## Run the benchmarks of docs/performance.md (takes several minutes).
+	$(GO) run ./test/bench/e2e
+	$(GO) run ./test/bench/driver
+	$(GO) run ./test/bench/approver -pending=1000 -decided=9000
+	$(GO) test ./approver/evaluator -run '^$$' -bench . -benchmem
+
+##@ Deployment
+
+KUBECTL ?= bin/kubectl
+
+.PHONY: deploy
+deploy: controlplane ## Install the operator into the cluster of KUBECONFIG with IMG (kubectl apply -k config/default).
+	$(KUBECTL) kustomize config/default | sed 's|ghcr.io/cert-manager/csi-driver-spiffe-operator:v$(VERSION)|$(IMG)|g' | $(KUBECTL) apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: ## Remove the operator from the cluster of KUBECONFIG.
+	$(KUBECTL) delete -k config/default --ignore-not-found
 
 ##@ Build
 
