@@ -19,11 +19,16 @@ limitations under the License.
 package kustomize
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"os"
 	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/hack/genbundle/bundle"
@@ -38,13 +43,41 @@ func Apply(ctx context.Context, cl client.Client, dir string) ([]*unstructured.U
 	if err != nil {
 		return nil, err
 	}
+	return objs, apply(ctx, cl, objs)
+}
+
+// ApplyFile applies every object of a multi-document YAML file with
+// server-side apply, namespaces and CRDs first.
+func ApplyFile(ctx context.Context, cl client.Client, path string) ([]*unstructured.Unstructured, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("failed to read %q: %w", path, err)
+	}
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, fmt.Errorf("failed to decode %q: %w", path, err)
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, u)
+		}
+	}
+	return objs, apply(ctx, cl, objs)
+}
+
+func apply(ctx context.Context, cl client.Client, objs []*unstructured.Unstructured) error {
 	slices.SortStableFunc(objs, func(a, b *unstructured.Unstructured) int { return applyRank(a) - applyRank(b) })
 	for _, u := range objs {
 		if err := cl.Patch(ctx, u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil {
-			return objs, fmt.Errorf("the API server refused %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+			return fmt.Errorf("the API server refused %s %s/%s: %w", u.GetKind(), u.GetNamespace(), u.GetName(), err)
 		}
 	}
-	return objs, nil
+	return nil
 }
 
 func applyRank(u *unstructured.Unstructured) int {
