@@ -78,7 +78,7 @@ func run(workDir string, once bool) (err error) {
 		return err
 	}
 
-	h, err := harness.Start(ctx, harness.Options{WorkDir: workDir, KeepWorkDir: true, Log: os.Stdout})
+	h, err := harness.Start(ctx, harness.Options{WorkDir: workDir, Log: os.Stdout})
 	if err != nil {
 		return err
 	}

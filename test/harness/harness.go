@@ -62,7 +62,8 @@ type Options struct {
 	// with a short name: unix socket paths under it must stay within 107
 	// bytes.
 	WorkDir string
-	// KeepWorkDir keeps WorkDir after Stop, for debugging.
+	// KeepWorkDir keeps a WorkDir the harness created after Stop, for
+	// debugging (a WorkDir given by the caller is never removed).
 	KeepWorkDir bool
 	// Binary is a prebuilt csi-driver-spiffe; default: $CSI_DRIVER_SPIFFE_BINARY,
 	// else built into WorkDir.
@@ -216,10 +217,13 @@ func (h *Harness) Stop() error {
 		errs = append(errs, h.Env.Stop())
 		h.Env = nil
 	}
-	if h.WorkDir != "" && !h.opts.KeepWorkDir && h.opts.WorkDir == "" {
-		errs = append(errs, os.RemoveAll(h.WorkDir))
-	} else if h.WorkDir != "" {
+	switch {
+	case h.WorkDir == "" || h.opts.WorkDir != "":
+		// The caller's directory is the caller's to remove.
+	case h.opts.KeepWorkDir:
 		fmt.Fprintf(h.opts.Log, "kept the work directory %s\n", h.WorkDir)
+	default:
+		errs = append(errs, os.RemoveAll(h.WorkDir))
 	}
 	return errors.Join(errs...)
 }
