@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -51,15 +52,14 @@ func main() {
 	once := flag.Bool("once", false, "Exit after showing the result instead of waiting for Ctrl-C.")
 	workDir := flag.String("work-dir", "/var/tmp/csi-driver-spiffe-demo", "Directory for the demo's files, mounts and logs (not under /tmp).")
 	flag.Parse()
-	if err := run(*workDir, *once); err != nil {
+	if err := run(os.Stdout, *workDir, *once); err != nil {
 		fmt.Fprintf(os.Stderr, "demo failed: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func step(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
-
-func run(workDir string, once bool) (err error) {
+func run(out io.Writer, workDir string, once bool) (err error) {
+	step := func(format string, args ...any) { fmt.Fprintf(out, "==> "+format+"\n", args...) }
 	if os.Geteuid() != 0 {
 		return errors.New("the demo needs root: the CSI driver mounts a tmpfs and bind-mounts volumes (run: sudo make demo)")
 	}
@@ -78,7 +78,7 @@ func run(workDir string, once bool) (err error) {
 		return err
 	}
 
-	h, err := harness.Start(ctx, harness.Options{WorkDir: workDir, Log: os.Stdout})
+	h, err := harness.Start(ctx, harness.Options{WorkDir: workDir, Log: out})
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func run(workDir string, once bool) (err error) {
 	cl := h.Env.Client
 
 	step("applying the documentation's demo ClusterIssuer (test/e2e/testdata/clusterissuer.yaml)")
-	if err := applyFile(ctx, h, filepath.Join(root, "test", "e2e", "testdata", "clusterissuer.yaml")); err != nil {
+	if err := applyFile(ctx, out, h, filepath.Join(root, "test", "e2e", "testdata", "clusterissuer.yaml")); err != nil {
 		return err
 	}
 
@@ -120,7 +120,7 @@ func run(workDir string, once bool) (err error) {
 	}
 
 	step("applying the documentation's example app (test/e2e/testdata/example-app.yaml): namespace sandbox, ServiceAccount example-app")
-	if err := applyFile(ctx, h, filepath.Join(root, "test", "e2e", "testdata", "example-app.yaml")); err != nil {
+	if err := applyFile(ctx, out, h, filepath.Join(root, "test", "e2e", "testdata", "example-app.yaml")); err != nil {
 		return err
 	}
 	k, err := h.Kubelet(ctx, "spiffe.csi.cert-manager.io")
@@ -140,8 +140,8 @@ func run(workDir string, once bool) (err error) {
 	}
 	step("volume mounted in %s at %s", time.Since(start).Round(time.Millisecond), vol.TargetPath)
 
-	fmt.Println()
-	fmt.Printf("$ ls %s\n", vol.TargetPath)
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "$ ls %s\n", vol.TargetPath)
 	entries, err := os.ReadDir(vol.TargetPath)
 	if err != nil {
 		return err
@@ -152,7 +152,7 @@ func run(workDir string, once bool) (err error) {
 			names = append(names, e.Name())
 		}
 	}
-	fmt.Println(strings.Join(names, "  "))
+	fmt.Fprintln(out, strings.Join(names, "  "))
 	certPEM, err := os.ReadFile(vol.File("tls.crt"))
 	if err != nil {
 		return err
@@ -165,35 +165,35 @@ func run(workDir string, once bool) (err error) {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("$ cat tls.crt | openssl x509 --noout --text | grep Issuer:\n")
-	fmt.Printf("        Issuer: CN = %s\n", cert.Issuer.CommonName)
-	fmt.Printf("$ cat tls.crt | openssl x509 --noout --text | grep URI:\n")
+	fmt.Fprintf(out, "$ cat tls.crt | openssl x509 --noout --text | grep Issuer:\n")
+	fmt.Fprintf(out, "        Issuer: CN = %s\n", cert.Issuer.CommonName)
+	fmt.Fprintf(out, "$ cat tls.crt | openssl x509 --noout --text | grep URI:\n")
 	for _, u := range cert.URIs {
-		fmt.Printf("                URI:%s\n", u)
+		fmt.Fprintf(out, "                URI:%s\n", u)
 	}
-	fmt.Printf("  (valid %s to %s, key %s)\n", cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), cert.PublicKeyAlgorithm)
-	fmt.Println()
+	fmt.Fprintf(out, "  (valid %s to %s, key %s)\n", cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), cert.PublicKeyAlgorithm)
+	fmt.Fprintln(out)
 
-	fmt.Println("$ kubectl get spiffetrustdomains")
+	fmt.Fprintln(out, "$ kubectl get spiffetrustdomains")
 	kubectl := exec.CommandContext(ctx, filepath.Join(root, "bin", "kubectl"), "--kubeconfig", h.Kubeconfig, "get", "spiffetrustdomains", "-o", "wide")
-	kubectl.Stdout, kubectl.Stderr = os.Stdout, os.Stderr
+	kubectl.Stdout, kubectl.Stderr = out, out
 	if err := kubectl.Run(); err != nil {
 		return fmt.Errorf("kubectl get spiffetrustdomains failed: %w", err)
 	}
-	fmt.Println()
+	fmt.Fprintln(out)
 
 	if once {
 		return vol.Unpublish(ctx)
 	}
-	fmt.Printf("The control plane keeps running. Explore it with:\n\n")
-	fmt.Printf("  export KUBECONFIG=%s\n", h.Kubeconfig)
-	fmt.Printf("  %s describe spiffetrustdomain foo-bar\n", filepath.Join(root, "bin", "kubectl"))
-	fmt.Printf("  %s get certificaterequests -A\n", filepath.Join(root, "bin", "kubectl"))
-	fmt.Printf("  ls -l %s\n\n", vol.TargetPath)
-	fmt.Printf("Logs of the operator, driver and approver: %s\n", filepath.Join(workDir, "logs"))
-	fmt.Printf("Press Ctrl-C to stop everything.\n")
+	fmt.Fprintf(out, "The control plane keeps running. Explore it with:\n\n")
+	fmt.Fprintf(out, "  export KUBECONFIG=%s\n", h.Kubeconfig)
+	fmt.Fprintf(out, "  %s describe spiffetrustdomain foo-bar\n", filepath.Join(root, "bin", "kubectl"))
+	fmt.Fprintf(out, "  %s get certificaterequests -A\n", filepath.Join(root, "bin", "kubectl"))
+	fmt.Fprintf(out, "  ls -l %s\n\n", vol.TargetPath)
+	fmt.Fprintf(out, "Logs of the operator, driver and approver: %s\n", filepath.Join(workDir, "logs"))
+	fmt.Fprintf(out, "Press Ctrl-C to stop everything.\n")
 	<-ctx.Done()
-	fmt.Println()
+	fmt.Fprintln(out)
 	// Unpublish with a fresh context: kubelet tears the volume down when the
 	// pod goes away, and the driver deletes its files and requests.
 	uctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -202,14 +202,14 @@ func run(workDir string, once bool) (err error) {
 }
 
 // applyFile applies a multi-document manifest with kubectl, as a user would.
-func applyFile(ctx context.Context, h *harness.Harness, path string) error {
+func applyFile(ctx context.Context, out io.Writer, h *harness.Harness, path string) error {
 	cmd := exec.CommandContext(ctx, filepath.Join(h.Env.RepoRoot, "bin", "kubectl"), "--kubeconfig", h.Kubeconfig, "apply", "--server-side", "-f", path)
-	out, err := cmd.CombinedOutput()
+	applied, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("kubectl apply -f %s failed: %w\n%s", path, err, out)
+		return fmt.Errorf("kubectl apply -f %s failed: %w\n%s", path, err, applied)
 	}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		fmt.Printf("    %s\n", line)
+	for _, line := range strings.Split(strings.TrimSpace(string(applied)), "\n") {
+		fmt.Fprintf(out, "    %s\n", line)
 	}
 	return nil
 }

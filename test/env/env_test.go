@@ -18,6 +18,7 @@ package env_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +77,23 @@ func TestRestartAPIServerKeepsDataAndCredentials(t *testing.T) {
 
 func isForbidden(err error) bool {
 	return apierrors.IsForbidden(err)
+}
+
+// Without the control-plane binaries the tests fail, saying how to build
+// them; they never skip.
+func TestMissingControlPlaneBinariesFailLoudly(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("KUBEBUILDER_ASSETS", dir)
+	_, err := env.ControlPlaneBinDir("/nonexistent-repo")
+	if err == nil {
+		t.Fatal("no error for a directory without etcd and kube-apiserver")
+	}
+	for _, want := range []string{"etcd", "kube-apiserver", "make controlplane", dir} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+	if _, err := env.Start(); err == nil || !strings.Contains(err.Error(), "make controlplane") {
+		t.Errorf("env.Start() = %v, want the missing-binaries error", err)
+	}
 }
