@@ -73,7 +73,7 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 			"approved spiffe://foo.bar/ns/sandbox/sa/app-a for ServiceAccount system:serviceaccount:sandbox:app-a")
 		event := expectEvent(ctx, cr, corev1.EventTypeNormal, approver.EventReasonApproved)
 		Expect(event.Note).To(Equal(cond.Message))
-		Expect(decisions(ctx, p, "approved", "none")).To(BeNumerically("==", 1))
+		expectDecisions(ctx, p, "approved", "none", 1)
 
 		By("owning only its condition, through the status subresource")
 		stored := &cmapi.CertificateRequest{}
@@ -99,7 +99,7 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 			cond := expectDecision(ctx, cr, cmapi.CertificateRequestConditionDenied, "denied by the SPIFFE issuance policy: "+rule+": ", message)
 			event := expectEvent(ctx, cr, corev1.EventTypeWarning, approver.EventReasonDenied)
 			Expect(event.Note).To(Equal(cond.Message))
-			Expect(decisions(ctx, p, "denied", rule)).To(BeNumerically("==", before+1))
+			expectDecisions(ctx, p, "denied", rule, before+1)
 		},
 		Entry("another ServiceAccount's SPIFFE ID",
 			func(cr *cmapi.CertificateRequest) { cr.Spec.Request = csr.Driver(spiffeID("app-b")).MustPEM() },
@@ -322,8 +322,7 @@ var _ = Describe("Approver replicas", Ordered, func() {
 
 		second := startApprover(name)
 		expectDecision(ctx, createAs(ctx, "app-a", newRequest("app-a", issuerRef(defaultIssuer))), cmapi.CertificateRequestConditionApproved)
-		Expect(decisions(ctx, second, "approved", "none")).To(BeNumerically("==", 1),
-			"the restarted approver decided more than the one new request")
+		expectDecisions(ctx, second, "approved", "none", 1, "the restarted approver decided more than the one new request")
 		for _, cr := range decided {
 			stored := &cmapi.CertificateRequest{}
 			Expect(admin.Get(ctx, client.ObjectKeyFromObject(cr), stored)).To(Succeed())
@@ -348,10 +347,12 @@ var _ = Describe("Approver replicas", Ordered, func() {
 			expectDecision(ctx, cr, cmapi.CertificateRequestConditionApproved)
 		}
 		counts := make([]float64, len(replicas))
-		for i, r := range replicas {
-			counts[i] = decisions(ctx, r, "approved", "none")
-		}
-		Expect(counts[0]+counts[1]).To(BeNumerically("==", 10), "decisions per replica: %v", counts)
+		Eventually(ctx, func() float64 {
+			for i, r := range replicas {
+				counts[i] = decisions(ctx, r, "approved", "none")
+			}
+			return counts[0] + counts[1]
+		}).Should(BeNumerically("==", 10), "decisions per replica: %v", counts)
 		Expect(counts).To(ContainElement(BeNumerically("==", 0)), "both replicas decided: %v", counts)
 
 		By("failing over to the other replica when the leader stops")
@@ -361,6 +362,6 @@ var _ = Describe("Approver replicas", Ordered, func() {
 		}
 		Expect(leader.Stop(30 * time.Second)).To(Succeed())
 		expectDecision(ctx, createAs(ctx, "app-b", newRequest("app-b", issuerRef(defaultIssuer))), cmapi.CertificateRequestConditionApproved)
-		Expect(decisions(ctx, follower, "approved", "none")).To(BeNumerically("==", 1))
+		expectDecisions(ctx, follower, "approved", "none", 1)
 	})
 })

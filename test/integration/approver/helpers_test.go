@@ -188,6 +188,14 @@ func decisions(ctx context.Context, p *process.Process, result, rule string) flo
 	return metric(ctx, p, "csi_driver_spiffe_approver_decisions_total", map[string]string{"result": result, "rule": rule})
 }
 
+// expectDecisions waits until the decision counter of p for result and rule
+// is want: the approver counts a decision once its write returns, a moment
+// after the request shows it.
+func expectDecisions(ctx context.Context, p *process.Process, result, rule string, want float64, explain ...any) {
+	GinkgoHelper()
+	Eventually(ctx, func() float64 { return decisions(ctx, p, result, rule) }).Should(BeNumerically("==", want), explain...)
+}
+
 // competingCondition returns the CompetingApprover condition of the
 // SpiffeTrustDomain name.
 func competingCondition(ctx context.Context, name string) (*metav1.Condition, *spiffev1alpha1.SpiffeTrustDomain, error) {
