@@ -24,6 +24,7 @@ import (
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/approver"
 )
 
 const (
@@ -129,11 +130,9 @@ func buildClusterRoleBinding(td *spiffev1alpha1.SpiffeTrustDomain, opts Options,
 			WithNamespace(opts.Namespace))
 }
 
-// ApproverLeaseName is the name of the approver's leader election Lease:
-// csi-driver-spiffe-approver-<td>, as the approver names it
-// (approver.LeaderElectionID; SpiffeTrustDomain names are at most 63
-// characters here, so the approver never hashes them).
-func ApproverLeaseName(td string) string { return "csi-driver-spiffe-approver-" + td }
+// ApproverLeaseName is the name of the approver's leader election Lease,
+// exactly as the approver names it.
+func ApproverLeaseName(td string) string { return approver.LeaderElectionID(td) }
 
 // buildApproverRole returns the approver's Role in the operator's
 // namespace: its leader election Lease. create cannot be limited to a name;
