@@ -35,6 +35,7 @@ const Kind = "SpiffeTrustDomain"
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,priority=1,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 63",message="metadata.name must be at most 63 characters: it labels and names the objects the operator creates"
 // +operator-sdk:csv:customresourcedefinitions:displayName="SPIFFE Trust Domain",resources={{CSIDriver,v1,csidrivers},{DaemonSet,v1,daemonsets},{Deployment,v1,deployments},{ServiceAccount,v1,serviceaccounts},{ConfigMap,v1,configmaps},{ClusterRole,v1,clusterroles},{ClusterRoleBinding,v1,clusterrolebindings},{RoleBinding,v1,rolebindings}}
 
 // SpiffeTrustDomain configures csi-driver-spiffe for one SPIFFE trust domain:

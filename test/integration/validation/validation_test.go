@@ -207,6 +207,7 @@ var _ = Describe("SpiffeTrustDomain CRD", func() {
 		Entry("a driver name of 64 characters", "spec.driver.name", "Too long: may not be more than 63 bytes", set("spec.driver.name", strings.Repeat("a", 64))),
 		Entry("zero approver replicas", "spec.approver.replicas", "should be greater than or equal to 1", set("spec.approver.replicas", int64(0))),
 		Entry("a driver log level of 11", "spec.driver.logLevel", "should be less than or equal to 10", set("spec.driver.logLevel", int64(11))),
+		Entry("a name of 64 characters", "<nil>", "metadata.name must be at most 63 characters", func(u *unstructured.Unstructured) { u.SetName(strings.Repeat("a", 64)) }),
 	)
 
 	DescribeTable("refuses changes to immutable fields",
