@@ -18,26 +18,38 @@ ETCD_VERSION=v3.6.16
 
 log() { printf '[controlplane] %s\n' "$*" >&2; }
 
-# build_kube <name>: builds cmd/<name> of the kubernetes
-# module (kube-apiserver, kubectl) unless a binary of the right version is
-# already there.
+# kube_present <name>: whether bin/<name> is there and reports KUBE_VERSION.
+kube_present() {
+  local bin="$out/$1"
+  [[ -x "$bin" ]] && { "$bin" --version 2>/dev/null | grep -q "^Kubernetes ${KUBE_VERSION}\$" ||
+                       "$bin" version --client 2>/dev/null | grep -q "^Client Version: ${KUBE_VERSION}\$"; }
+}
+
+# build_kube <name>...: builds cmd/<name> of the kubernetes module for every
+# name whose binary is missing or of another version, in one `go build` so the
+# packages they share compile once and in parallel.
 build_kube() {
-  local name=$1 bin="$out/$1"
-  if [[ -x "$bin" ]] && { "$bin" --version 2>/dev/null | grep -q "^Kubernetes ${KUBE_VERSION}\$" ||
-                          "$bin" version --client 2>/dev/null | grep -q "^Client Version: ${KUBE_VERSION}\$"; }; then
-    log "$name ${KUBE_VERSION} present in $out, not rebuilding"
-    return
-  fi
-  log "building $name ${KUBE_VERSION} from source (kube-apiserver the first time: ~10 minutes on 2 cores)"
-  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
-  (cd "$root/hack/controlplane/kubernetes" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" \
+  local missing=() name
+  for name in "$@"; do
+    if kube_present "$name"; then
+      log "$name ${KUBE_VERSION} present in $out, not rebuilding"
+    else
+      missing+=("$name")
+    fi
+  done
+  ((${#missing[@]})) || return 0
+  log "building ${missing[*]} ${KUBE_VERSION} from source (kube-apiserver ~10 minutes on 2 cores the first time, kubelet ~7 more)"
+  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*} tmp
+  tmp=$(mktemp -d "$out/.build.XXXXXX")
+  (cd "$root/hack/controlplane/kubernetes" && CGO_ENABLED=0 go build -trimpath -o "$tmp/" \
     -ldflags "-s -w \
       -X k8s.io/component-base/version.gitVersion=${KUBE_VERSION} \
       -X k8s.io/component-base/version.gitMajor=1 \
       -X k8s.io/component-base/version.gitMinor=${minor} \
-      -X k8s.io/component-base/version.gitTreeState=clean" "./cmd/$name")
-  mv "$bin.tmp" "$bin"
-  log "built $name ${KUBE_VERSION}"
+      -X k8s.io/component-base/version.gitTreeState=clean" "${missing[@]/#/./cmd/}")
+  for name in "${missing[@]}"; do mv "$tmp/$name" "$out/$name"; done
+  rmdir "$tmp"
+  log "built ${missing[*]} ${KUBE_VERSION}"
 }
 
 build_etcd() {
@@ -52,6 +64,11 @@ build_etcd() {
   log "built etcd $("$bin" --version | head -1)"
 }
 
+# Usage: build-controlplane.sh [out] [node]: "node" adds what a real node
+# runs (kubelet, kube-controller-manager, kube-scheduler, kube-proxy).
 build_etcd
-build_kube kube-apiserver
-build_kube kubectl
+if [[ "${2:-}" == node ]]; then
+  build_kube kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy
+else
+  build_kube kube-apiserver kubectl
+fi
