@@ -39,7 +39,8 @@ build_kube() {
   done
   ((${#missing[@]})) || return 0
   log "building ${missing[*]} ${KUBE_VERSION} from source (kube-apiserver ~10 minutes on 2 cores the first time, kubelet ~7 more)"
-  local minor=${KUBE_VERSION#v1.}; minor=${minor%%.*} tmp
+  local minor=${KUBE_VERSION#v1.} tmp
+  minor=${minor%%.*}
   tmp=$(mktemp -d "$out/.build.XXXXXX")
   (cd "$root/hack/controlplane/kubernetes" && CGO_ENABLED=0 go build -trimpath -o "$tmp/" \
     -ldflags "-s -w \
