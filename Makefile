@@ -96,6 +96,12 @@ undeploy: ## Remove the operator from the cluster of KUBECONFIG.
 build: ## Build the csi-driver-spiffe binary (operator, driver and approver).
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X github.com/cert-manager/csi-driver-spiffe-operator/internal/version.Version=v$(VERSION)" -o bin/csi-driver-spiffe .
 
+IMAGE_ARCHIVE ?= bin/images/csi-driver-spiffe.tar
+
+.PHONY: image
+image: build ## Build the image of the Dockerfile without Docker, as a docker archive (IMAGE_ARCHIVE) for docker load or ctr images import.
+	$(GO) run ./hack/buildimage -binary bin/csi-driver-spiffe -version $(VERSION) -tag $(IMG) -o $(IMAGE_ARCHIVE)
+
 CONTAINER_TOOL ?= docker
 
 .PHONY: docker-build
