@@ -30,8 +30,13 @@ demo: controlplane ## Run the product's main job on a local control plane (needs
 ##@ Development
 
 .PHONY: manifests
-manifests: ## Generate CRDs and RBAC from the kubebuilder markers.
+manifests: ## Generate CRDs and RBAC from the kubebuilder markers, and the Helm chart's generated files from them.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/..." paths="./controllers/..." output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	$(MAKE) --no-print-directory helm-chart
+
+.PHONY: helm-chart
+helm-chart: ## Generate the Helm chart's CRD and RBAC templates from config/default, and its values.schema.json and README values from values.yaml.
+	$(GO) run ./hack/helmchart --root . --version $(VERSION)
 
 .PHONY: generate
 generate: ## Generate deepcopy functions and apply configurations.
@@ -111,6 +116,12 @@ docker-build: ## Build the image (needs a Docker engine).
 .PHONY: docker-push
 docker-push: ## Push the image.
 	$(CONTAINER_TOOL) push $(IMG)
+
+HELM_OUTPUT ?= _output
+
+.PHONY: helm-package
+helm-package: helm-chart ## Lint and package the Helm chart into $(HELM_OUTPUT)/csi-driver-spiffe-operator-$(VERSION).tgz (Helm SDK, no helm binary).
+	$(GO) run ./hack/helmpackage --chart deploy/charts/csi-driver-spiffe-operator --out $(HELM_OUTPUT)
 
 BUNDLE_IMG ?= ghcr.io/cert-manager/csi-driver-spiffe-operator-bundle:v$(VERSION)
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Regenerates every generated file (deepcopy, apply configurations, CRDs,
-# RBAC, OLM bundle) and fails if that changed anything in the working tree:
+# RBAC, OLM bundle, the Helm chart's generated files) and fails if that changed anything in the working tree:
 # generated files must be regenerated and committed with the change that
 # needs them. It compares against the working tree, not git, so it works with
 # uncommitted edits too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-paths=(api config bundle)
+paths=(api config bundle deploy)
 snapshot() {
   local existing=()
   for p in "${paths[@]}"; do [[ -e "$p" ]] && existing+=("$p"); done

@@ -53,21 +53,30 @@ func ApplyFile(ctx context.Context, cl client.Client, path string) ([]*unstructu
 	if err != nil {
 		return nil, fmt.Errorf("failed to read %q: %w", path, err)
 	}
+	objs, err := Decode(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("failed to decode %q: %w", path, err)
+	}
+	return objs, apply(ctx, cl, objs)
+}
+
+// Decode reads every object of a multi-document YAML (or JSON) stream,
+// skipping empty documents.
+func Decode(r io.Reader) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
 	for {
 		u := &unstructured.Unstructured{}
 		if err := dec.Decode(&u.Object); err != nil {
 			if errors.Is(err, io.EOF) {
-				break
+				return objs, nil
 			}
-			return nil, fmt.Errorf("failed to decode %q: %w", path, err)
+			return nil, err
 		}
 		if len(u.Object) > 0 {
 			objs = append(objs, u)
 		}
 	}
-	return objs, apply(ctx, cl, objs)
 }
 
 func apply(ctx context.Context, cl client.Client, objs []*unstructured.Unstructured) error {
