@@ -48,6 +48,8 @@ func TestDemoShowsTheDocumentedResult(t *testing.T) {
 		"Issuer: CN = csi-driver-spiffe-ca",
 		"URI:spiffe://foo.bar/ns/sandbox/sa/example-app",
 		"done: no process and no mount left behind",
+		// The command shown is the one that ran: only -o wide prints REASON.
+		"$ kubectl get spiffetrustdomains -o wide\nNAME      TRUST DOMAIN   ISSUER                 DRIVER                       NODES READY   NODES DESIRED   READY   REASON   AGE\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the demo's output lacks %q:\n%s", want, out.String())

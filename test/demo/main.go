@@ -46,13 +46,19 @@ import (
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/harness"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kustomize"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
 func main() {
 	once := flag.Bool("once", false, "Exit after showing the result instead of waiting for Ctrl-C.")
 	workDir := flag.String("work-dir", "/var/tmp/csi-driver-spiffe-demo", "Directory for the demo's files, mounts and logs (not under /tmp).")
 	flag.Parse()
-	if err := run(os.Stdout, *workDir, *once); err != nil {
+	// Ctrl-C reaches the demo only, which cleans up and exits 0: make and
+	// go run do not see it and report no error.
+	restore := process.TakeTerminal()
+	err := run(os.Stdout, *workDir, *once)
+	restore()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "demo failed: %v\n", err)
 		os.Exit(1)
 	}
@@ -65,6 +71,15 @@ func run(out io.Writer, workDir string, once bool) (err error) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	stopFailed := false
+	defer func() {
+		// Ctrl-C while starting cancels the start, which cleans up after
+		// itself: that is how a user stops the demo, not a failure.
+		if err != nil && ctx.Err() != nil && !stopFailed {
+			fmt.Fprintf(out, "\n==> interrupted; stopped\n")
+			err = nil
+		}
+	}()
 
 	// A previous demo killed without a chance to clean up may have left
 	// mounts and files behind.
@@ -84,7 +99,9 @@ func run(out io.Writer, workDir string, once bool) (err error) {
 	}
 	defer func() {
 		step("stopping the operator, driver, approver and control plane; removing mounts")
-		err = errors.Join(err, h.Stop(), os.RemoveAll(workDir))
+		stopErr := errors.Join(h.Stop(), os.RemoveAll(workDir))
+		stopFailed = stopErr != nil
+		err = errors.Join(err, stopErr)
 		if err == nil {
 			step("done: no process and no mount left behind")
 		}
@@ -174,8 +191,10 @@ func run(out io.Writer, workDir string, once bool) (err error) {
 	fmt.Fprintf(out, "  (valid %s to %s, key %s)\n", cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), cert.PublicKeyAlgorithm)
 	fmt.Fprintln(out)
 
-	fmt.Fprintln(out, "$ kubectl get spiffetrustdomains")
-	kubectl := exec.CommandContext(ctx, filepath.Join(root, "bin", "kubectl"), "--kubeconfig", h.Kubeconfig, "get", "spiffetrustdomains", "-o", "wide")
+	// Show exactly the command that runs: -o wide adds the REASON column.
+	getArgs := []string{"get", "spiffetrustdomains", "-o", "wide"}
+	fmt.Fprintf(out, "$ kubectl %s\n", strings.Join(getArgs, " "))
+	kubectl := exec.CommandContext(ctx, filepath.Join(root, "bin", "kubectl"), append([]string{"--kubeconfig", h.Kubeconfig}, getArgs...)...)
 	kubectl.Stdout, kubectl.Stderr = out, out
 	if err := kubectl.Run(); err != nil {
 		return fmt.Errorf("kubectl get spiffetrustdomains failed: %w", err)
