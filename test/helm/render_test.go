@@ -18,7 +18,9 @@ limitations under the License.
 // helm binary): lint, rendering against config/default and with every value,
 // the values schema, and install, upgrade and uninstall on a real API server.
 // It is a package of its own because the Helm SDK is a big dependency: only
-// this package pays for its build.
+// this package pays for its build (about 6 minutes from a cold build cache on
+// 2 shared cores, measured with `time go test ./test/helm`; seconds when
+// cached).
 package helm
 
 import (
