@@ -100,6 +100,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		opts.CompetingResync = DefaultCompetingResync
 	}
 
+	configSource.Store(&opts.Source)
+
 	recorder := mgr.GetEventRecorder(ControllerName)
 	comp := &competition{
 		name:        opts.TrustDomainObject,

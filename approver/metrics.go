@@ -17,11 +17,14 @@ limitations under the License.
 package approver
 
 import (
+	"sync/atomic"
+
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/approver/evaluator"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/trustdomain"
 )
 
 // Values of the result label.
@@ -45,10 +48,30 @@ var (
 		Name: "csi_driver_spiffe_approver_competing_requests",
 		Help: "CertificateRequests for the trust domain's issuer that another approver decided and that still exist.",
 	})
+
+	// configSource is the configuration of the approver Setup registered
+	// last in this process (one per process outside tests), read at each
+	// scrape: the gauge never runs ahead of the configuration in use.
+	configSource atomic.Pointer[trustdomain.Source]
+
+	configGeneration = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: ConfigGenerationMetric,
+		Help: "Generation (status.config.generation of the SpiffeTrustDomain) of the configuration the approver decides with; 0 while it has none.",
+	}, func() float64 {
+		src := configSource.Load()
+		if src == nil {
+			return 0
+		}
+		return float64(trustdomain.Generation(*src))
+	})
 )
 
+// ConfigGenerationMetric is the gauge of the configuration generation the
+// approver decides with.
+const ConfigGenerationMetric = "csi_driver_spiffe_approver_config_generation"
+
 func init() {
-	metrics.Registry.MustRegister(decisionsTotal, competingDecisionsTotal, competingRequests)
+	metrics.Registry.MustRegister(decisionsTotal, competingDecisionsTotal, competingRequests, configGeneration)
 	// Every series exists from the start, so that rates and alerts work
 	// before the first decision of a kind.
 	decisionsTotal.WithLabelValues(resultApproved, string(evaluator.RuleNone))

@@ -167,7 +167,7 @@ func New(opts Options) (*Driver, error) {
 		client:         opts.Client,
 		clientForToken: opts.ClientForToken,
 		clock:          opts.Clock,
-		metrics:        NewMetrics(opts.Registerer),
+		metrics:        NewMetrics(opts.Registerer, opts.Config),
 		workers:        opts.Workers,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](opts.RenewalBackoffBase, opts.RenewalBackoffMax),

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -458,10 +459,11 @@ func (m *manager) request(ctx context.Context, v *managedVolume, token string) e
 	// one behind the current files goes once the new one is issued.
 	m.deleteStale(ctx, v)
 
-	annotations := make(map[string]string, len(cfg.Annotations)+2)
+	annotations := make(map[string]string, len(cfg.Annotations)+3)
 	maps.Copy(annotations, cfg.Annotations)
 	annotations[spiffe.IdentityAnnotation] = id.String()
 	annotations[spiffe.VolumeAnnotation] = v.id
+	annotations[spiffe.ConfigGenerationAnnotation] = strconv.FormatInt(cfg.Generation, 10)
 	cr := &cmapi.CertificateRequest{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace:   v.pod.Namespace,

@@ -18,6 +18,8 @@ package driver
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/trustdomain"
 )
 
 // Failure reasons, the values of the reason label of
@@ -50,8 +52,13 @@ type Metrics struct {
 	caFileUpdates prometheus.Counter
 }
 
-// NewMetrics registers the driver's metrics with reg.
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+// ConfigGenerationMetric is the gauge of the configuration generation the
+// driver issues with.
+const ConfigGenerationMetric = "csi_driver_spiffe_config_generation"
+
+// NewMetrics registers the driver's metrics with reg; config is the
+// configuration the driver issues with.
+func NewMetrics(reg prometheus.Registerer, config trustdomain.Source) *Metrics {
 	m := &Metrics{
 		issuances: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "csi_driver_spiffe_issuances_total",
@@ -79,6 +86,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "CA files rewritten in live volumes after the CA bundle changed.",
 		}),
 	}
-	reg.MustRegister(m.issuances, m.renewals, m.failures, m.volumes, m.timeToIssue, m.caFileUpdates)
+	// Read at each scrape from what the next issuance reads, so it never
+	// runs ahead of (or behind) the configuration in use.
+	configGeneration := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: ConfigGenerationMetric,
+		Help: "Generation (status.config.generation of the SpiffeTrustDomain) of the configuration the driver issues with; 0 while it has none.",
+	}, func() float64 { return float64(trustdomain.Generation(config)) })
+	reg.MustRegister(m.issuances, m.renewals, m.failures, m.volumes, m.timeToIssue, m.caFileUpdates, configGeneration)
 	return m
 }

@@ -38,6 +38,11 @@ const (
 	// the ID of the volume it serves, so requests can be cleaned up.
 	VolumeAnnotation = Prefix + "volume-id"
 
+	// ConfigGenerationAnnotation is set by the driver on every
+	// CertificateRequest to the generation of the configuration
+	// (status.config.generation) it built the request from.
+	ConfigGenerationAnnotation = Prefix + "config-generation"
+
 	// FSGroupAttribute is the volume attribute that sets the group of the
 	// volume's files (reference manifests use it).
 	FSGroupAttribute = Prefix + "fs-group"

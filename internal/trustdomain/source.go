@@ -50,6 +50,19 @@ type Source interface {
 	Subscribe() <-chan struct{}
 }
 
+// Generation returns the generation (status.config.generation) of the
+// configuration src holds now, which is the one the component applies to its
+// next issuance or decision; 0 when it holds none. The driver and the
+// approver export it as a gauge, so that anyone can tell whether a
+// published change has reached them.
+func Generation(src Source) int64 {
+	cfg, err := src.Config()
+	if err != nil {
+		return 0
+	}
+	return cfg.Generation
+}
+
 // Compile-time checks.
 var (
 	_ Source = &Watcher{}

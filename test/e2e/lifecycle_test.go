@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -30,6 +31,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/approver"
+	"github.com/cert-manager/csi-driver-spiffe-operator/driver"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/certmanager"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
@@ -90,6 +94,29 @@ func renewed(ctx context.Context, v svidVolume, serial string) *svid {
 // and approver.
 func processes() []*process.Process {
 	return append(local.h.Node.Processes("DaemonSet", shortTD+"-driver"), local.h.Node.Processes("Deployment", shortTD+"-approver")...)
+}
+
+// waitApplied waits until the short trust domain's driver and approver
+// report, in their configuration-generation gauges, the configuration the
+// operator published in td: from then on they issue and decide with it. The
+// operator publishing a configuration does not mean its operands have it
+// yet: each follows status.config through its own watch.
+func waitApplied(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDomain) {
+	GinkgoHelper()
+	want := float64(td.Status.Config.Generation)
+	gauges := map[string]string{"DaemonSet": driver.ConfigGenerationMetric, "Deployment": approver.ConfigGenerationMetric}
+	names := map[string]string{"DaemonSet": shortTD + "-driver", "Deployment": shortTD + "-approver"}
+	Eventually(func(g Gomega) {
+		for kind, metric := range gauges {
+			ps := local.h.Node.Processes(kind, names[kind])
+			g.Expect(ps).NotTo(BeEmpty(), "no %s %s is running", kind, names[kind])
+			for _, p := range ps {
+				got, err := p.Metric(ctx, metric, nil)
+				g.Expect(err).NotTo(HaveOccurred())
+				g.Expect(got).To(Equal(want), "%s of %s", metric, p.Name)
+			}
+		}
+	}).WithContext(ctx).WithTimeout(2 * time.Minute).WithPolling(200 * time.Millisecond).Should(Succeed())
 }
 
 var _ = Describe("A trust domain with short-lived SVIDs", Ordered, localOnly, func() {
@@ -165,7 +192,7 @@ var _ = Describe("A trust domain with short-lived SVIDs", Ordered, localOnly, fu
 		td.Spec.IssuerRef.Name = "short-b"
 		td.Spec.CABundle.Secret.Name = "short-b"
 		Expect(c.Client().Update(ctx, td)).To(Succeed())
-		waitReady(ctx, shortTD)
+		waitApplied(ctx, waitReady(ctx, shortTD))
 
 		v2 := mount(ctx, shortPod())
 		Expect(readSVID(ctx, v2).leaf.Issuer.CommonName).To(Equal("short-b"))
@@ -208,10 +235,14 @@ var _ = Describe("A trust domain with short-lived SVIDs", Ordered, localOnly, fu
 			td.Spec.Certificate.Annotations = map[string]string{"e2e.example.com/after-restart": "true"}
 			return c.Client().Update(ctx, td)
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+		var td *spiffev1alpha1.SpiffeTrustDomain
 		Eventually(func(g Gomega) {
-			td := waitReady(ctx, shortTD)
+			td = waitReady(ctx, shortTD)
 			g.Expect(td.Status.Config.Annotations).To(HaveKeyWithValue("e2e.example.com/after-restart", "true"))
 		}).WithContext(ctx).WithTimeout(time.Minute).Should(Succeed())
+
+		By("the driver and the approver: they follow the new configuration through their watches, which reconnect by themselves")
+		waitApplied(ctx, td)
 
 		By("the driver and the approver: a new pod gets its SVID, with the new annotation on its request")
 		var v2 svidVolume
@@ -224,6 +255,7 @@ var _ = Describe("A trust domain with short-lived SVIDs", Ordered, localOnly, fu
 		crs := requestsOf(ctx, v2.Pod())
 		Expect(crs).NotTo(BeEmpty())
 		Expect(crs[len(crs)-1].Annotations).To(HaveKeyWithValue("e2e.example.com/after-restart", "true"))
+		Expect(crs[len(crs)-1].Annotations).To(HaveKeyWithValue(spiffe.ConfigGenerationAnnotation, strconv.FormatInt(td.Status.Config.Generation, 10)))
 
 		By("existing volumes keep renewing")
 		renewed(ctx, v, serial)
