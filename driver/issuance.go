@@ -326,11 +326,9 @@ func requestChanged(old, cur *spiffev1alpha1.TrustDomainConfig) bool {
 }
 
 // renewalTime is when a certificate valid from notBefore to notAfter is
-// renewed: when renewBeforePercentage of its lifetime is left.
+// renewed: when renewBeforePercentage of its lifetime is left (a third when
+// it is not in (0, 100)), truncated to the second, as cert-manager renews
+// Certificates (pki.RenewalTime).
 func renewalTime(notBefore, notAfter time.Time, renewBeforePercentage int32) time.Time {
-	if renewBeforePercentage <= 0 || renewBeforePercentage >= 100 {
-		renewBeforePercentage = 33
-	}
-	lifetime := notAfter.Sub(notBefore)
-	return notAfter.Add(-lifetime * time.Duration(renewBeforePercentage) / 100)
+	return pki.RenewalTime(notBefore, notAfter, nil, &renewBeforePercentage).Time
 }

@@ -76,7 +76,7 @@ func TestRenewalTime(t *testing.T) {
 		33: 60*time.Minute + 18*time.Second,
 		50: 45 * time.Minute,
 		10: 81 * time.Minute,
-		0:  60*time.Minute + 18*time.Second, // unset: the default 33
+		0:  60 * time.Minute, // unset: cert-manager's default, a third
 	} {
 		if got := renewalTime(start, end, pct).Sub(start); got != want {
 			t.Errorf("renewBeforePercentage %d: renew after %s, want %s", pct, got, want)

@@ -22,11 +22,7 @@ package keys
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -40,26 +36,24 @@ import (
 )
 
 // Generate returns a new private key of the configured algorithm and size:
-// ECDSA P-256, P-384 or P-521, RSA 2048, 3072 or 4096, or Ed25519.
+// ECDSA P-256, P-384 or P-521, RSA 2048, 3072 or 4096, or Ed25519. The keys
+// come from cert-manager's generators; this wrapper only refuses the sizes
+// the SpiffeTrustDomain API does not offer (cert-manager accepts any RSA size
+// from 2048 to 8192), so the driver never requests what the approver, which
+// checks the configured size, denies.
 func Generate(spec spiffev1alpha1.PrivateKeySpec) (crypto.Signer, error) {
 	switch spec.Algorithm {
 	case spiffev1alpha1.ECDSAKeyAlgorithm:
-		var curve elliptic.Curve
 		switch spec.Size {
-		case 256:
-			curve = elliptic.P256()
-		case 384:
-			curve = elliptic.P384()
-		case 521:
-			curve = elliptic.P521()
+		case pki.ECCurve256, pki.ECCurve384, pki.ECCurve521:
+			return pki.GenerateECPrivateKey(int(spec.Size))
 		default:
 			return nil, fmt.Errorf("unsupported ECDSA key size %d: want 256, 384 or 521", spec.Size)
 		}
-		return ecdsa.GenerateKey(curve, rand.Reader)
 	case spiffev1alpha1.RSAKeyAlgorithm:
 		switch spec.Size {
 		case 2048, 3072, 4096:
-			return rsa.GenerateKey(rand.Reader, int(spec.Size))
+			return pki.GenerateRSAPrivateKey(int(spec.Size))
 		default:
 			return nil, fmt.Errorf("unsupported RSA key size %d: want 2048, 3072 or 4096", spec.Size)
 		}
@@ -67,8 +61,7 @@ func Generate(spec spiffev1alpha1.PrivateKeySpec) (crypto.Signer, error) {
 		if spec.Size != 0 {
 			return nil, fmt.Errorf("unsupported Ed25519 key size %d: Ed25519 keys have no size", spec.Size)
 		}
-		_, key, err := ed25519.GenerateKey(rand.Reader)
-		return key, err
+		return pki.GenerateEd25519PrivateKey()
 	default:
 		return nil, fmt.Errorf("unsupported private key algorithm %q: want ECDSA, RSA or Ed25519", spec.Algorithm)
 	}
@@ -76,17 +69,19 @@ func Generate(spec spiffev1alpha1.PrivateKeySpec) (crypto.Signer, error) {
 
 // EncodePKCS8 returns the key as a PEM "PRIVATE KEY" block (PKCS#8).
 func EncodePKCS8(key crypto.Signer) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
+	data, err := pki.EncodePKCS8PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("failed to marshal private key as PKCS#8: %w", err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	return data, nil
 }
 
 // CSR returns a PEM certificate signing request signed by key, with an empty
 // subject and id as its only SAN, in a critical subjectAltName extension. It
 // has no other extension: the approver refuses unexpected ones, and the
-// issuer sets key usages from the CertificateRequest.
+// issuer sets key usages from the CertificateRequest. The SAN is cert-manager's
+// pki.MarshalSANs; pki.GenerateCSR is not used because it builds from a
+// Certificate object (subject, usages, options) of which this CSR needs none.
 func CSR(key crypto.Signer, id *url.URL) ([]byte, error) {
 	if id == nil || id.String() == "" {
 		return nil, errors.New("failed to build CSR: empty SPIFFE ID")
@@ -108,6 +103,6 @@ func CSR(key crypto.Signer, id *url.URL) ([]byte, error) {
 // PublicKeysEqual reports whether the certificate holds the public half of
 // key, so a signed chain is never written next to a key it does not match.
 func PublicKeysEqual(cert *x509.Certificate, key crypto.Signer) bool {
-	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
-	return ok && pub.Equal(cert.PublicKey)
+	equal, err := pki.PublicKeyMatchesCertificate(key.Public(), cert)
+	return err == nil && equal
 }
