@@ -36,6 +36,8 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/go-logr/logr"
+
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/broadcast"
 )
 
 // Source gives the current CA bundle and tells when it changes.
@@ -53,51 +55,32 @@ var (
 	_ Source = &Memory{}
 )
 
+// broadcaster holds the bundle; nil and empty differ (no file vs. an empty
+// one).
 type broadcaster struct {
-	mu     sync.RWMutex
-	bundle []byte
-	subs   []chan struct{}
+	value *broadcast.Value[[]byte]
 }
 
-func (b *broadcaster) Bundle() []byte {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.bundle
+func newBroadcaster() broadcaster {
+	return broadcaster{value: broadcast.New(nil, func(a, b []byte) bool {
+		return bytes.Equal(a, b) && (a == nil) == (b == nil)
+	})}
 }
 
-func (b *broadcaster) Subscribe() <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	b.mu.Lock()
-	b.subs = append(b.subs, ch)
-	b.mu.Unlock()
-	return ch
-}
+func (b *broadcaster) Bundle() []byte { return b.value.Get() }
+
+func (b *broadcaster) Subscribe() <-chan struct{} { return b.value.Subscribe() }
 
 // set stores bundle and reports whether it changed, notifying subscribers
 // when it did.
-func (b *broadcaster) set(bundle []byte) bool {
-	b.mu.Lock()
-	changed := !bytes.Equal(b.bundle, bundle) || (b.bundle == nil) != (bundle == nil)
-	b.bundle = bundle
-	subs := b.subs
-	b.mu.Unlock()
-	if changed {
-		for _, ch := range subs {
-			select {
-			case ch <- struct{}{}:
-			default:
-			}
-		}
-	}
-	return changed
-}
+func (b *broadcaster) set(bundle []byte) bool { return b.value.Set(bundle) }
 
 // Memory is a Source whose bundle is set by the caller.
 type Memory struct{ broadcaster }
 
 // NewMemory returns a Memory source holding bundle (nil for none).
 func NewMemory(bundle []byte) *Memory {
-	m := &Memory{}
+	m := &Memory{broadcaster: newBroadcaster()}
 	m.set(bundle)
 	return m
 }
@@ -116,7 +99,7 @@ type File struct {
 
 // NewFile returns a File source for path. Call Run.
 func NewFile(path string) *File {
-	return &File{path: path, resync: time.Minute, loaded: make(chan struct{})}
+	return &File{broadcaster: newBroadcaster(), path: path, resync: time.Minute, loaded: make(chan struct{})}
 }
 
 // Loaded is closed after the first read of the file, found or not.

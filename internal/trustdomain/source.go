@@ -24,7 +24,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -35,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/broadcast"
 )
 
 // Source gives the current published configuration and tells when it changes.
@@ -69,49 +69,38 @@ var (
 	_ Source = &Memory{}
 )
 
-// broadcaster holds a config and notifies subscribers of changes.
-type broadcaster struct {
-	mu     sync.RWMutex
+// state is the configuration, or nil and why there is none.
+type state struct {
 	cfg    *spiffev1alpha1.TrustDomainConfig
 	reason error
-	subs   []chan struct{}
+}
+
+// broadcaster holds the state and notifies subscribers when the
+// configuration changes (a new reason alone is no change).
+type broadcaster struct {
+	value *broadcast.Value[state]
+}
+
+func newBroadcaster(reason error) broadcaster {
+	return broadcaster{value: broadcast.New(state{reason: reason}, func(a, b state) bool {
+		return apiequality.Semantic.DeepEqual(a.cfg, b.cfg)
+	})}
 }
 
 func (b *broadcaster) Config() (*spiffev1alpha1.TrustDomainConfig, error) {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.cfg == nil {
-		return nil, b.reason
+	s := b.value.Get()
+	if s.cfg == nil {
+		return nil, s.reason
 	}
-	return b.cfg, nil
+	return s.cfg, nil
 }
 
-func (b *broadcaster) Subscribe() <-chan struct{} {
-	ch := make(chan struct{}, 1)
-	b.mu.Lock()
-	b.subs = append(b.subs, ch)
-	b.mu.Unlock()
-	return ch
-}
+func (b *broadcaster) Subscribe() <-chan struct{} { return b.value.Subscribe() }
 
 // set stores cfg (nil with a reason when none) and notifies subscribers if
-// anything changed.
+// the configuration changed.
 func (b *broadcaster) set(cfg *spiffev1alpha1.TrustDomainConfig, reason error) {
-	b.mu.Lock()
-	changed := !apiequality.Semantic.DeepEqual(b.cfg, cfg)
-	b.cfg = cfg
-	b.reason = reason
-	subs := b.subs
-	b.mu.Unlock()
-	if !changed {
-		return
-	}
-	for _, ch := range subs {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
+	b.value.Set(state{cfg: cfg, reason: reason})
 }
 
 // Memory is an in-memory Source for tests and for callers that already hold
@@ -120,7 +109,7 @@ type Memory struct{ broadcaster }
 
 // NewMemory returns a Memory source holding cfg (which may be nil).
 func NewMemory(cfg *spiffev1alpha1.TrustDomainConfig) *Memory {
-	m := &Memory{}
+	m := &Memory{broadcaster: newBroadcaster(nil)}
 	m.Set(cfg)
 	return m
 }
@@ -145,8 +134,10 @@ type Watcher struct {
 
 // NewWatcher returns a Watcher for the SpiffeTrustDomain named name. Call Run.
 func NewWatcher(c client.WithWatch, name string) *Watcher {
-	w := &Watcher{name: name}
-	w.reason = fmt.Errorf("the configuration of SpiffeTrustDomain %q has not been read yet", name)
+	w := &Watcher{
+		broadcaster: newBroadcaster(fmt.Errorf("the configuration of SpiffeTrustDomain %q has not been read yet", name)),
+		name:        name,
+	}
 	selector := fields.OneTermEqualSelector("metadata.name", name).String()
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
