@@ -295,7 +295,11 @@ func sameExtensions(a, b []pkix.Extension) bool {
 }
 
 // checkSAN checks that the subjectAltName extension is critical and holds
-// exactly one name: the URI wantID.
+// exactly one name: the URI wantID. The names are read by cert-manager's
+// parser (pki.UnmarshalSANs); a check of our own comes first because that
+// parser is lenient where a signer's might not be: it reads any element by
+// its tag number, whatever its class, and takes a constructed URI's content
+// as the URI.
 func checkSAN(v *violations, req *cmapi.CertificateRequest, san *pkix.Extension, wantID string) {
 	want := ""
 	if wantID != "" {
@@ -308,41 +312,59 @@ func checkSAN(v *violations, req *cmapi.CertificateRequest, san *pkix.Extension,
 	if !san.Critical {
 		v.add(RuleExtensions, "the CSR's subjectAltName extension is not critical (want critical, as RFC 5280 requires when the subject is empty)")
 	}
-	names, err := sequence(san.Value)
+	raw, err := sequence(san.Value)
 	if err != nil {
 		v.add(RuleSANs, "the CSR's subjectAltName extension is malformed: %s", cut(err.Error()))
 		return
 	}
-	var uris []string
-	others := map[int][]string{}
-	for _, n := range names {
-		if n.Class != asn1.ClassContextSpecific {
+	var kinds []string
+	for _, n := range raw {
+		switch {
+		case n.Class != asn1.ClassContextSpecific:
 			v.add(RuleSANs, "the CSR's subjectAltName extension holds a value that is not a GeneralName")
 			return
-		}
-		switch {
-		case n.Tag == tagURI && !n.IsCompound:
-			uris = append(uris, string(n.Bytes))
-		case n.Tag == tagDNS || n.Tag == tagEmail:
-			others[n.Tag] = append(others[n.Tag], string(n.Bytes))
-		case n.Tag == tagIP:
-			others[n.Tag] = append(others[n.Tag], formatIP(n.Bytes))
-		default:
-			others[n.Tag] = append(others[n.Tag], hex.EncodeToString(n.Bytes))
+		case n.Tag == tagURI && n.IsCompound:
+			v.add(RuleSANs, "the CSR requests a malformed (constructed) URI SAN (want no SAN but the URI)")
+			return
+		case n.Tag != tagURI:
+			kind, ok := generalNameKinds[n.Tag]
+			if !ok {
+				kind = fmt.Sprintf("[%d]", n.Tag)
+			}
+			if !slices.Contains(kinds, kind) {
+				kinds = append(kinds, kind)
+			}
 		}
 	}
-	tags := make([]int, 0, len(others))
-	for tag := range others {
-		tags = append(tags, tag)
-	}
-	slices.Sort(tags)
-	for _, tag := range tags {
-		kind, ok := generalNameKinds[tag]
-		if !ok {
-			kind = fmt.Sprintf("[%d]", tag)
+	names, err := cmpki.UnmarshalSANs(san.Value)
+	if err != nil {
+		if len(kinds) > 0 {
+			// Name what was asked for even when it cannot be read.
+			v.add(RuleSANs, "the CSR requests %s SAN that cannot be read: %s (want no SAN but the URI)", strings.Join(kinds, ", "), cut(err.Error()))
+			return
 		}
-		v.add(RuleSANs, "the CSR requests %s SAN %s (want no SAN but the URI)", kind, formatList(others[tag]))
+		v.add(RuleSANs, "the CSR's subjectAltName extension is malformed: %s", cut(err.Error()))
+		return
 	}
+	others := []struct {
+		kind   string
+		values []string
+	}{
+		{"otherName", mapTo(names.OtherNames, func(n cmpki.OtherName) string { return n.TypeID.String() })},
+		{"email", names.RFC822Names},
+		{"DNS name", names.DNSNames},
+		{"x400Address", mapTo(names.X400Addresses, func(n asn1.RawValue) string { return hex.EncodeToString(n.Bytes) })},
+		{"directoryName", mapTo(names.DirectoryNames, func(n pkix.RDNSequence) string { return n.String() })},
+		{"ediPartyName", mapTo(names.EDIPartyNames, func(n cmpki.EDIPartyName) string { return n.PartyName })},
+		{"IP address", mapTo(names.IPAddresses, func(n net.IP) string { return formatIP(n) })},
+		{"registeredID", mapTo(names.RegisteredIDs, func(n asn1.ObjectIdentifier) string { return n.String() })},
+	}
+	for _, o := range others {
+		if len(o.values) > 0 {
+			v.add(RuleSANs, "the CSR requests %s SAN %s (want no SAN but the URI)", o.kind, formatList(o.values))
+		}
+	}
+	uris := names.UniformResourceIdentifiers
 	switch len(uris) {
 	case 0:
 		v.add(RuleURISAN, "the CSR has no URI SAN (want exactly one%s)", want)
@@ -354,6 +376,15 @@ func checkSAN(v *violations, req *cmapi.CertificateRequest, san *pkix.Extension,
 	default:
 		v.add(RuleURISAN, "the CSR has %d URI SANs %s (want exactly one%s)", len(uris), formatList(uris), want)
 	}
+}
+
+// mapTo applies f to each element of in.
+func mapTo[T any](in []T, f func(T) string) []string {
+	out := make([]string, len(in))
+	for i, x := range in {
+		out[i] = f(x)
+	}
+	return out
 }
 
 // idDifference says which part of a SPIFFE ID differs, when got is one.
@@ -463,27 +494,25 @@ func formatKeyUsage(ext *pkix.Extension, ku x509.KeyUsage) string {
 	return formatUsages(apiutil.KeyUsageStrings(ku))
 }
 
-// checkBasicConstraints accepts basicConstraints only without CA and
-// without a path length.
+// checkBasicConstraints reads the extension with cert-manager's parser
+// (pki.UnmarshalBasicConstraints) and adds one rule of its own: the value
+// must be exactly that reading's DER encoding, so that a signer with another
+// parser cannot find a field this reading skipped (an explicit CA=false,
+// which DER omits, or an encoded default path length).
 func checkBasicConstraints(v *violations, ext *pkix.Extension) {
-	fields, err := sequence(ext.Value)
+	isCA, pathLen, err := cmpki.UnmarshalBasicConstraints(ext.Value)
 	if err != nil {
 		v.add(RuleExtensions, "the CSR's basicConstraints extension is malformed: %s", cut(err.Error()))
 		return
 	}
-	if len(fields) > 0 && fields[0].Class == asn1.ClassUniversal && fields[0].Tag == asn1.TagBoolean {
-		var ca bool
-		if rest, err := asn1.Unmarshal(fields[0].FullBytes, &ca); err != nil || len(rest) > 0 {
-			v.add(RuleExtensions, "the CSR's basicConstraints extension is malformed")
-			return
-		}
-		if ca {
-			v.add(RuleIsCA, "the CSR's basicConstraints extension asks for a CA certificate (want CA=false or no basicConstraints)")
-		}
-		fields = fields[1:]
+	if isCA {
+		v.add(RuleIsCA, "the CSR's basicConstraints extension asks for a CA certificate (want CA=false or no basicConstraints)")
 	}
-	if len(fields) > 0 {
+	if pathLen != nil {
 		v.add(RuleExtensions, "the CSR's basicConstraints extension carries a path length (want none)")
+	}
+	if der, err := cmpki.MarshalBasicConstraints(isCA, pathLen); err != nil || !bytes.Equal(der.Value, ext.Value) {
+		v.add(RuleExtensions, "the CSR's basicConstraints extension is not DER-encoded (want an empty sequence: DER omits CA=false)")
 	}
 }
 

@@ -324,6 +324,13 @@ func TestEvaluate(t *testing.T) {
 			build:     func(t *testing.T) []byte { return withExtensions(t, csr.BasicConstraints(true, -1)) },
 			wantRules: []evaluator.Rule{evaluator.RuleIsCA},
 		},
+		"basicConstraints with CA=false encoded, which DER omits, is denied": {
+			build: func(t *testing.T) []byte {
+				return withExtensions(t, pkix.Extension{Id: csr.OIDBasicConstraints, Critical: true, Value: []byte{0x30, 0x03, 0x01, 0x01, 0x00}})
+			},
+			wantRules:   []evaluator.Rule{evaluator.RuleExtensions},
+			wantMessage: []string{"basicConstraints extension is not DER-encoded"},
+		},
 		"basicConstraints with a path length is denied": {
 			build:     func(t *testing.T) []byte { return withExtensions(t, csr.BasicConstraints(true, 0)) },
 			wantRules: []evaluator.Rule{evaluator.RuleIsCA, evaluator.RuleExtensions},
