@@ -34,6 +34,7 @@ import (
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/driver/keys"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 )
 
@@ -94,7 +95,7 @@ func (m *manager) begin(ctx context.Context, v *managedVolume, token string) err
 			},
 			Duration: &metav1.Duration{Duration: cfg.Duration.Duration},
 			IsCA:     false,
-			Usages:   Usages,
+			Usages:   operand.SVIDUsages(),
 		},
 	}
 	if v.pod.UID != "" {

@@ -51,10 +51,6 @@ const (
 	volumeIndex = "volume"
 )
 
-// Usages are the key usages of every SVID, in the order the driver requests
-// them.
-var Usages = []cmapi.KeyUsage{cmapi.UsageKeyEncipherment, cmapi.UsageDigitalSignature, cmapi.UsageClientAuth, cmapi.UsageServerAuth}
-
 // NodeLabelValue returns the NodeLabel value of a node ID.
 func NodeLabelValue(nodeID string) string {
 	if len(validation.IsValidLabelValue(nodeID)) == 0 {

@@ -29,6 +29,7 @@ import (
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 )
 
@@ -103,15 +104,6 @@ type Decision struct {
 	Message string
 	// Violations lists every broken rule, in the order of Rules.
 	Violations []Violation
-}
-
-// RequiredUsages are the usages every SVID request must carry: exactly
-// these, in any order.
-var RequiredUsages = []cmapi.KeyUsage{
-	cmapi.UsageKeyEncipherment,
-	cmapi.UsageDigitalSignature,
-	cmapi.UsageClientAuth,
-	cmapi.UsageServerAuth,
 }
 
 const (
@@ -192,11 +184,11 @@ func checkUsages(v *violations, req *cmapi.CertificateRequest) {
 	got := req.Spec.Usages
 	if len(got) == 0 {
 		v.add(RuleUsages, "spec.usages is empty, which cert-manager treats as %s (want exactly %s, in any order)",
-			formatUsages(cmapi.DefaultKeyUsages()), formatUsages(RequiredUsages))
+			formatUsages(cmapi.DefaultKeyUsages()), formatUsages(operand.SVIDUsages()))
 		return
 	}
-	if !sameUsages(got, RequiredUsages) {
-		v.add(RuleUsages, "spec.usages are %s (want exactly %s, in any order)", formatUsages(got), formatUsages(RequiredUsages))
+	if !sameUsages(got, operand.SVIDUsages()) {
+		v.add(RuleUsages, "spec.usages are %s (want exactly %s, in any order)", formatUsages(got), formatUsages(operand.SVIDUsages()))
 	}
 }
 
