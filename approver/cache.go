@@ -24,10 +24,12 @@ import (
 // keeps only what the approver reads, so that tens of thousands of cached
 // requests fit in little memory. It keeps the name, namespace, UID and
 // resourceVersion, spec.issuerRef, and the type, status and reason of
-// every condition; the fields the evaluator reads (spec.request, duration,
-// isCA, usages, username) only while the request is undecided. It drops
-// managedFields, labels, annotations, owner references, spec.groups, uid and
-// extra, condition messages and the issued certificate and CA.
+// every condition; who wrote the decision (the managedFields entries owning
+// it, reduced to that one entry: see foreignDecision); the fields the
+// evaluator reads (spec.request, duration, isCA, usages, username) only while
+// the request is undecided. It drops all other managedFields, labels,
+// annotations, owner references, spec.groups, uid and extra, condition
+// messages and the issued certificate and CA.
 //
 // Nothing trimmed is ever written back: decisions are applied with
 // server-side apply of the one condition.
@@ -36,7 +38,7 @@ func TrimCertificateRequest(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
-	cr.ManagedFields = nil
+	cr.ManagedFields = decisionAttribution(cr)
 	cr.Labels = nil
 	cr.Annotations = nil
 	cr.OwnerReferences = nil

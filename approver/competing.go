@@ -17,6 +17,7 @@ limitations under the License.
 package approver
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"fmt"
@@ -35,11 +36,124 @@ import (
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	spiffeac "github.com/cert-manager/csi-driver-spiffe-operator/api/applyconfiguration/api/v1alpha1"
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/trustdomain"
 )
+
+// A decision is attributed to whoever wrote it, as the API server records it
+// in the request's managedFields: the field managers owning any field of the
+// Approved or Denied entry of status.conditions (a list map keyed by type,
+// "f:status.f:conditions.k:{\"type\":\"Approved\"}"). Never by the
+// condition's reason: csi-driver-spiffe's own approver writes the same reason
+// as this one (spiffe.ApprovalReason), and during a migration from it both
+// run side by side (issue 16).
+//
+// Every write that changes a field of the entry leaves its writer there: a
+// server-side apply (Apply) owns what it applied, shared with this approver
+// when the values are the same; an update (Update, as cert-manager's
+// approver, `cmctl approve` or csi-driver-spiffe's approver write it) owns
+// the fields it changed. A write that changes nothing in the entry leaves no
+// trace, and decides nothing either. A decision no manager owns (its
+// managedFields were cleared) cannot be attributed and is not reported: this
+// approver's own decisions must never be, even after a restart.
+
+// decisionWriter is a field manager that wrote part of a decision.
+type decisionWriter struct {
+	manager   string
+	operation metav1.ManagedFieldsOperationType
+}
+
+// String names the writer in messages, e.g. `field manager "cmctl" (Update)`.
+func (w decisionWriter) String() string {
+	return fmt.Sprintf("field manager %q (%s)", w.manager, w.operation)
+}
+
+// foreignDecision returns the Approved or Denied condition of cr and the
+// first field manager other than this approver's that wrote part of it, or
+// nil when cr is undecided or only this approver wrote its decision.
+func foreignDecision(cr *cmapi.CertificateRequest) (*cmapi.CertificateRequestCondition, *decisionWriter) {
+	cond := decision(cr)
+	if cond == nil {
+		return nil, nil
+	}
+	for _, mf := range decisionEntries(cr.ManagedFields, cond.Type) {
+		if mf.Manager != FieldManager {
+			return cond, &decisionWriter{manager: mf.Manager, operation: mf.Operation}
+		}
+	}
+	return nil, nil
+}
+
+// conditionPath is the path of the typ entry of status.conditions.
+func conditionPath(typ cmapi.CertificateRequestConditionType) fieldpath.Path {
+	return fieldpath.MakePathOrDie("status", "conditions", fieldpath.KeyByFields("type", string(typ)))
+}
+
+// decisionEntries returns the managedFields entries that own the typ
+// condition entry or any field in it, in their order.
+func decisionEntries(managed []metav1.ManagedFieldsEntry, typ cmapi.CertificateRequestConditionType) []metav1.ManagedFieldsEntry {
+	path := conditionPath(typ)
+	var owners []metav1.ManagedFieldsEntry
+	for _, mf := range managed {
+		if mf.FieldsV1 == nil || !bytes.Contains(mf.FieldsV1.Raw, []byte("f:conditions")) {
+			// Cheap test first: most entries (spec, metadata) never
+			// touch conditions.
+			continue
+		}
+		set := &fieldpath.Set{}
+		if err := set.FromJSON(bytes.NewReader(mf.FieldsV1.Raw)); err != nil {
+			// The API server wrote it; a malformed entry attributes
+			// nothing.
+			continue
+		}
+		under := set.WithPrefix(path[0]).WithPrefix(path[1])
+		if under.Has(fieldpath.Path{path[2]}) || !under.WithPrefix(path[2]).Empty() {
+			owners = append(owners, mf)
+		}
+	}
+	return owners
+}
+
+// decisionAttribution returns the managedFields that attribute cr's
+// decision, reduced to the condition entry itself: all the cache needs to
+// tell whose decision it is. Nil when cr is undecided.
+func decisionAttribution(cr *cmapi.CertificateRequest) []metav1.ManagedFieldsEntry {
+	cond := decision(cr)
+	if cond == nil {
+		return nil
+	}
+	owners := decisionEntries(cr.ManagedFields, cond.Type)
+	if len(owners) == 0 {
+		return nil
+	}
+	raw, err := fieldpath.NewSet(conditionPath(cond.Type)).ToJSON()
+	if err != nil {
+		// A fixed path always serialises.
+		panic(fmt.Sprintf("failed to serialise a condition path, this is a bug, please report: %v", err))
+	}
+	kept := make([]metav1.ManagedFieldsEntry, len(owners))
+	for i, mf := range owners {
+		kept[i] = metav1.ManagedFieldsEntry{
+			Manager:     mf.Manager,
+			Operation:   mf.Operation,
+			APIVersion:  mf.APIVersion,
+			FieldsType:  mf.FieldsType,
+			FieldsV1:    &metav1.FieldsV1{Raw: raw},
+			Subresource: mf.Subresource,
+		}
+	}
+	return kept
+}
+
+// foreignRequest is a request decided by someone else.
+type foreignRequest struct {
+	cr     *cmapi.CertificateRequest
+	cond   *cmapi.CertificateRequestCondition
+	writer *decisionWriter
+}
 
 // retryInterval is when a failed update of the condition is tried again.
 const retryInterval = 5 * time.Second
@@ -147,31 +261,34 @@ func (c *competition) sync(ctx context.Context, force bool) error {
 	if err := c.cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return fmt.Errorf("failed to list CertificateRequests: %w", err)
 	}
-	var found []*cmapi.CertificateRequest
+	var found []foreignRequest
 	for i := range list.Items {
 		cr := &list.Items[i]
-		if IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) && foreignDecision(cr) != nil {
-			found = append(found, cr)
+		if !IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) {
+			continue
+		}
+		if cond, writer := foreignDecision(cr); writer != nil {
+			found = append(found, foreignRequest{cr: cr, cond: cond, writer: writer})
 		}
 	}
-	slices.SortFunc(found, func(a, b *cmapi.CertificateRequest) int {
-		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+	slices.SortFunc(found, func(a, b foreignRequest) int {
+		return cmp.Or(cmp.Compare(a.cr.Namespace, b.cr.Namespace), cmp.Compare(a.cr.Name, b.cr.Name))
 	})
 
 	log := logf.FromContext(ctx)
 	seen := make(map[types.UID]struct{}, len(found))
-	for _, cr := range found {
-		seen[cr.UID] = struct{}{}
-		if _, ok := c.reported[cr.UID]; ok {
+	for _, f := range found {
+		seen[f.cr.UID] = struct{}{}
+		if _, ok := c.reported[f.cr.UID]; ok {
 			continue
 		}
-		cond := foreignDecision(cr)
-		competingDecisionsTotal.WithLabelValues(string(cond.Type)).Inc()
-		c.recorder.Eventf(cr, nil, corev1.EventTypeWarning, EventReasonCompetingApprover, eventActionDetect,
-			"this request for %s was %s by another approver (reason %q), not by the csi-driver-spiffe approver: disable every other approver of this issuer, such as cert-manager's built-in one (--controllers=*,-certificaterequests-approver)",
-			describeIssuer(cfg.IssuerRef), cond.Type, cond.Reason)
+		competingDecisionsTotal.WithLabelValues(string(f.cond.Type)).Inc()
+		c.recorder.Eventf(f.cr, nil, corev1.EventTypeWarning, EventReasonCompetingApprover, eventActionDetect, "%s", eventNote(fmt.Sprintf(
+			"this request for %s was %s by %s with reason %q, not by the csi-driver-spiffe approver: %s",
+			describeIssuer(cfg.IssuerRef), f.cond.Type, f.writer, f.cond.Reason, disableOtherApprovers)))
 		log.Info("another approver decided a certificaterequest for the trust domain's issuer",
-			"certificaterequest", client.ObjectKeyFromObject(cr), "condition", cond.Type, "reason", cond.Reason)
+			"certificaterequest", client.ObjectKeyFromObject(f.cr), "condition", f.cond.Type, "fieldManager", f.writer.manager,
+			"operation", f.writer.operation, "reason", f.cond.Reason)
 	}
 	c.reported = seen
 	c.active.Store(len(found) > 0)
@@ -180,8 +297,12 @@ func (c *competition) sync(ctx context.Context, force bool) error {
 	return c.apply(ctx, competingCondition(found, cfg), force)
 }
 
+// disableOtherApprovers tells how to stop the usual competing approvers.
+const disableOtherApprovers = "disable every other approver of this issuer: cert-manager's built-in one with --controllers=*,-certificaterequests-approver, " +
+	"csi-driver-spiffe's by removing its approver Deployment (docs/migration.md)"
+
 // competingCondition is the condition for the requests decided by others.
-func competingCondition(found []*cmapi.CertificateRequest, cfg *spiffev1alpha1.TrustDomainConfig) metav1.Condition {
+func competingCondition(found []foreignRequest, cfg *spiffev1alpha1.TrustDomainConfig) metav1.Condition {
 	issuer := describeIssuer(cfg.IssuerRef)
 	if len(found) == 0 {
 		return metav1.Condition{
@@ -193,16 +314,14 @@ func competingCondition(found []*cmapi.CertificateRequest, cfg *spiffev1alpha1.T
 		}
 	}
 	first := found[0]
-	cond := foreignDecision(first)
 	return metav1.Condition{
 		Type:               spiffev1alpha1.ConditionCompetingApprover,
 		Status:             metav1.ConditionTrue,
 		ObservedGeneration: cfg.Generation,
 		Reason:             spiffev1alpha1.ReasonCompetingApprover,
-		Message: fmt.Sprintf("%d CertificateRequest(s) for %s were approved or denied by another approver, such as %s/%s (%s with reason %q): "+
-			"another approver races the csi-driver-spiffe approver, so the SPIFFE issuance policy is not enforced; "+
-			"disable it (for cert-manager's built-in approver: --controllers=*,-certificaterequests-approver)",
-			len(found), issuer, first.Namespace, first.Name, cond.Type, cond.Reason),
+		Message: fmt.Sprintf("%d CertificateRequest(s) for %s were approved or denied by another approver, such as %s/%s (%s by %s with reason %q): "+
+			"another approver races the csi-driver-spiffe approver, so the SPIFFE issuance policy is not enforced; %s",
+			len(found), issuer, first.cr.Namespace, first.cr.Name, first.cond.Type, first.writer, first.cond.Reason, disableOtherApprovers),
 	}
 }
 

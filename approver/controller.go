@@ -100,7 +100,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) {
 		return ctrl.Result{}, nil
 	}
-	if foreignDecision(cr) != nil {
+	if _, writer := foreignDecision(cr); writer != nil {
 		r.competing.foreignDecisionSeen()
 		return ctrl.Result{}, nil
 	}

@@ -18,7 +18,9 @@ package approver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,6 +76,41 @@ func withCondition(typ cmapi.CertificateRequestConditionType, status cmmeta.Cond
 	}
 }
 
+// decidedBy returns a mutation that records, as the API server does in
+// managedFields, that manager wrote fields of the typ condition entry (all
+// of them, or only those named) with operation op.
+func decidedBy(manager string, op metav1.ManagedFieldsOperationType, typ cmapi.CertificateRequestConditionType, fields ...string) func(*cmapi.CertificateRequest) {
+	return func(cr *cmapi.CertificateRequest) {
+		if len(fields) == 0 {
+			fields = []string{".", "f:lastTransitionTime", "f:message", "f:reason", "f:status", "f:type"}
+		}
+		entry := map[string]any{}
+		for _, f := range fields {
+			entry[f] = map[string]any{}
+		}
+		raw, err := json.Marshal(map[string]any{"f:status": map[string]any{"f:conditions": map[string]any{
+			".": map[string]any{}, `k:{"type":"` + string(typ) + `"}`: entry,
+		}}})
+		if err != nil {
+			panic(err)
+		}
+		cr.ManagedFields = append(cr.ManagedFields, metav1.ManagedFieldsEntry{
+			Manager: manager, Operation: op, APIVersion: "cert-manager.io/v1", FieldsType: "FieldsV1",
+			FieldsV1: &metav1.FieldsV1{Raw: raw}, Subresource: "status",
+		})
+	}
+}
+
+// spec records, as the API server does, that manager wrote the spec.
+func spec(manager string) func(*cmapi.CertificateRequest) {
+	return func(cr *cmapi.CertificateRequest) {
+		cr.ManagedFields = append(cr.ManagedFields, metav1.ManagedFieldsEntry{
+			Manager: manager, Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "cert-manager.io/v1", FieldsType: "FieldsV1",
+			FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:issuerRef":{".":{},"f:name":{}},"f:request":{}}}`)},
+		})
+	}
+}
+
 // Metrics are process-wide, so these cases run one after another and
 // compare the counters before and after.
 func TestReconcile(t *testing.T) {
@@ -124,12 +161,19 @@ func TestReconcile(t *testing.T) {
 			request: testRequest(func(cr *cmapi.CertificateRequest) { cr.Spec.IssuerRef.Kind = "" }), config: testConfig, decision: approve,
 		},
 		"a request this approver decided is not decided again": {
-			request: testRequest(withCondition(cmapi.CertificateRequestConditionDenied, cmmeta.ConditionTrue, spiffe.ApprovalReason)),
-			config:  testConfig, decision: approve,
+			request: testRequest(withCondition(cmapi.CertificateRequestConditionDenied, cmmeta.ConditionTrue, spiffe.ApprovalReason),
+				decidedBy(FieldManager, metav1.ManagedFieldsOperationApply, cmapi.CertificateRequestConditionDenied)),
+			config: testConfig, decision: approve,
 		},
 		"a request someone else approved is reported, not decided": {
-			request: testRequest(withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, "cert-manager.io")),
-			config:  testConfig, decision: deny, wantPoke: true,
+			request: testRequest(withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, "cert-manager.io"),
+				decidedBy("cert-manager-certificaterequests-approver", metav1.ManagedFieldsOperationApply, cmapi.CertificateRequestConditionApproved)),
+			config: testConfig, decision: deny, wantPoke: true,
+		},
+		"a request csi-driver-spiffe's approver approved with our reason is reported, not decided": {
+			request: testRequest(withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, spiffe.ApprovalReason),
+				decidedBy("cert-manager-csi-driver-spiffe-approver", metav1.ManagedFieldsOperationUpdate, cmapi.CertificateRequestConditionApproved)),
+			config: testConfig, decision: deny, wantPoke: true,
 		},
 		"an issued request is not decided": {
 			request: testRequest(withCondition(cmapi.CertificateRequestConditionReady, cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued)),
@@ -172,7 +216,7 @@ func TestReconcile(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			var applied *cmapplyv1.CertificateRequestApplyConfiguration
 			var applyOpts client.SubResourceApplyOptions
-			builder := fake.NewClientBuilder().WithScheme(testScheme(t)).WithInterceptorFuncs(interceptor.Funcs{
+			builder := fake.NewClientBuilder().WithScheme(testScheme(t)).WithReturnManagedFields().WithInterceptorFuncs(interceptor.Funcs{
 				SubResourceApply: func(_ context.Context, _ client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
 					if sub != "status" {
 						t.Errorf("applied subresource %q, want status", sub)
@@ -326,11 +370,95 @@ func TestIssuerMatches(t *testing.T) {
 	}
 }
 
+func TestForeignDecision(t *testing.T) {
+	t.Parallel()
+	approved := withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, spiffe.ApprovalReason)
+	denied := withCondition(cmapi.CertificateRequestConditionDenied, cmmeta.ConditionTrue, spiffe.ApprovalReason)
+	const (
+		apply  = metav1.ManagedFieldsOperationApply
+		update = metav1.ManagedFieldsOperationUpdate
+	)
+	tests := map[string]struct {
+		in   *cmapi.CertificateRequest
+		want *decisionWriter // nil: not foreign
+	}{
+		"an undecided request": {in: testRequest(spec("kube-controller-manager"))},
+		"an undecided request with a foreign Ready condition": {
+			in: testRequest(withCondition(cmapi.CertificateRequestConditionReady, cmmeta.ConditionFalse, cmapi.CertificateRequestReasonPending),
+				decidedBy("cert-manager-certificaterequests-issuer-ca", update, cmapi.CertificateRequestConditionReady)),
+		},
+		"approved by this approver": {in: testRequest(spec("csi-driver-spiffe"), approved, decidedBy(FieldManager, apply, cmapi.CertificateRequestConditionApproved))},
+		"denied by this approver":   {in: testRequest(denied, decidedBy(FieldManager, apply, cmapi.CertificateRequestConditionDenied))},
+		"approved by this approver, then issued by the signer": {
+			in: testRequest(approved, decidedBy(FieldManager, apply, cmapi.CertificateRequestConditionApproved),
+				withCondition(cmapi.CertificateRequestConditionReady, cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued),
+				decidedBy("cert-manager-certificaterequests-issuer-ca", update, cmapi.CertificateRequestConditionReady)),
+		},
+		"approved by csi-driver-spiffe's approver with the same reason": {
+			in:   testRequest(approved, decidedBy("cert-manager-csi-driver-spiffe-approver", update, cmapi.CertificateRequestConditionApproved)),
+			want: &decisionWriter{manager: "cert-manager-csi-driver-spiffe-approver", operation: update},
+		},
+		"approved by cmctl": {
+			in:   testRequest(withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, "cmctl"), decidedBy("cmctl", update, cmapi.CertificateRequestConditionApproved)),
+			want: &decisionWriter{manager: "cmctl", operation: update},
+		},
+		"denied by someone applying": {
+			in:   testRequest(denied, decidedBy("policy", apply, cmapi.CertificateRequestConditionDenied)),
+			want: &decisionWriter{manager: "policy", operation: apply},
+		},
+		"approved by this approver and applied again, identically, by another": {
+			in: testRequest(approved, decidedBy(FieldManager, apply, cmapi.CertificateRequestConditionApproved),
+				decidedBy("other", apply, cmapi.CertificateRequestConditionApproved)),
+			want: &decisionWriter{manager: "other", operation: apply},
+		},
+		"approved by this approver, its message rewritten by another": {
+			in: testRequest(approved, decidedBy(FieldManager, apply, cmapi.CertificateRequestConditionApproved),
+				decidedBy("cert-manager-csi-driver-spiffe-approver", update, cmapi.CertificateRequestConditionApproved, "f:message")),
+			want: &decisionWriter{manager: "cert-manager-csi-driver-spiffe-approver", operation: update},
+		},
+		"a foreign manager owning only another condition type": {
+			in: testRequest(approved, decidedBy(FieldManager, apply, cmapi.CertificateRequestConditionApproved),
+				decidedBy("other", apply, cmapi.CertificateRequestConditionDenied)),
+		},
+		"a decision nobody owns (managedFields cleared) is not attributed": {in: testRequest(approved)},
+		"a malformed entry attributes nothing": {
+			in: testRequest(approved, func(cr *cmapi.CertificateRequest) {
+				cr.ManagedFields = append(cr.ManagedFields, metav1.ManagedFieldsEntry{Manager: "other", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:conditions":`)}})
+			}),
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for _, in := range []*cmapi.CertificateRequest{tc.in, trimmed(t, tc.in)} {
+				cond, writer := foreignDecision(in)
+				if (writer == nil) != (tc.want == nil) || (writer != nil && *writer != *tc.want) {
+					t.Errorf("foreignDecision writer = %v, want %v (managedFields %d)", writer, tc.want, len(in.ManagedFields))
+				}
+				if (cond == nil) != (tc.want == nil) {
+					t.Errorf("foreignDecision condition = %+v, want one: %v", cond, tc.want != nil)
+				}
+			}
+		})
+	}
+}
+
+// trimmed is what the cache keeps of in.
+func trimmed(t *testing.T, in *cmapi.CertificateRequest) *cmapi.CertificateRequest {
+	t.Helper()
+	out, err := TrimCertificateRequest(in.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.(*cmapi.CertificateRequest)
+}
+
 func TestCompetingCondition(t *testing.T) {
 	t.Parallel()
-	foreign := testRequest(withCondition(cmapi.CertificateRequestConditionDenied, cmmeta.ConditionTrue, "policy.cert-manager.io"))
+	cr := testRequest(withCondition(cmapi.CertificateRequestConditionDenied, cmmeta.ConditionTrue, "policy.cert-manager.io"))
+	foreign := foreignRequest{cr: cr, cond: &cr.Status.Conditions[0], writer: &decisionWriter{manager: "approver-policy", operation: metav1.ManagedFieldsOperationApply}}
 	tests := map[string]struct {
-		found []*cmapi.CertificateRequest
+		found []foreignRequest
 		want  metav1.Condition
 	}{
 		"none": {want: metav1.Condition{
@@ -338,11 +466,12 @@ func TestCompetingCondition(t *testing.T) {
 			Reason:  spiffev1alpha1.ReasonNoCompetingApprover,
 			Message: `no CertificateRequest for ClusterIssuer "csi-driver-spiffe-ca" (cert-manager.io) was approved or denied by another approver`,
 		}},
-		"some": {found: []*cmapi.CertificateRequest{foreign, foreign}, want: metav1.Condition{
+		"some": {found: []foreignRequest{foreign, foreign}, want: metav1.Condition{
 			Type: spiffev1alpha1.ConditionCompetingApprover, Status: metav1.ConditionTrue, ObservedGeneration: 4,
 			Reason: spiffev1alpha1.ReasonCompetingApprover,
-			Message: `2 CertificateRequest(s) for ClusterIssuer "csi-driver-spiffe-ca" (cert-manager.io) were approved or denied by another approver, such as sandbox/req (Denied with reason "policy.cert-manager.io"): ` +
-				`another approver races the csi-driver-spiffe approver, so the SPIFFE issuance policy is not enforced; disable it (for cert-manager's built-in approver: --controllers=*,-certificaterequests-approver)`,
+			Message: `2 CertificateRequest(s) for ClusterIssuer "csi-driver-spiffe-ca" (cert-manager.io) were approved or denied by another approver, such as sandbox/req (Denied by field manager "approver-policy" (Apply) with reason "policy.cert-manager.io"): ` +
+				`another approver races the csi-driver-spiffe approver, so the SPIFFE issuance policy is not enforced; ` +
+				`disable every other approver of this issuer: cert-manager's built-in one with --controllers=*,-certificaterequests-approver, csi-driver-spiffe's by removing its approver Deployment (docs/migration.md)`,
 		}},
 	}
 	for name, tc := range tests {
@@ -376,7 +505,7 @@ func TestTrimCertificateRequest(t *testing.T) {
 		cr.UID = "uid"
 		cr.Labels = map[string]string{"a": "b"}
 		cr.Annotations = map[string]string{spiffe.IdentityAnnotation: "spiffe://foo.bar/ns/sandbox/sa/app"}
-		cr.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "m"}}
+		spec("csi-driver-spiffe")(cr)
 		cr.Spec.Duration = &metav1.Duration{Duration: time.Hour}
 		cr.Spec.Usages = []cmapi.KeyUsage{cmapi.UsageServerAuth}
 		cr.Spec.Groups = []string{"system:serviceaccounts"}
@@ -386,13 +515,17 @@ func TestTrimCertificateRequest(t *testing.T) {
 		return cr
 	}
 	tests := map[string]struct {
-		in        *cmapi.CertificateRequest
-		wantSpec  bool
-		wantConds int
+		in          *cmapi.CertificateRequest
+		wantSpec    bool
+		wantConds   int
+		wantManaged []string // managers kept
 	}{
 		"a pending request keeps what the evaluator reads": {in: full(), wantSpec: true},
-		"a decided request keeps only its identity and decision": {
-			in: full(withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, spiffe.ApprovalReason)), wantConds: 1,
+		"a decided request keeps only its identity, its decision and who wrote it": {
+			in: full(withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, spiffe.ApprovalReason),
+				decidedBy("other", metav1.ManagedFieldsOperationUpdate, cmapi.CertificateRequestConditionApproved, "f:message"),
+				decidedBy(FieldManager, metav1.ManagedFieldsOperationApply, cmapi.CertificateRequestConditionApproved)),
+			wantConds: 1, wantManaged: []string{"other", FieldManager},
 		},
 		"an issued request keeps only its identity and conditions": {
 			in: full(withCondition(cmapi.CertificateRequestConditionReady, cmmeta.ConditionTrue, cmapi.CertificateRequestReasonIssued)), wantConds: 1,
@@ -413,7 +546,17 @@ func TestTrimCertificateRequest(t *testing.T) {
 				cr.Spec.IssuerRef.Name != "csi-driver-spiffe-ca" || cr.Spec.Username == "" {
 				t.Errorf("trimmed what the approver reads: %+v", cr)
 			}
-			if cr.ManagedFields != nil || cr.Labels != nil || cr.Annotations != nil || cr.Spec.Groups != nil || cr.Spec.UID != "" ||
+			var managers []string
+			for _, mf := range cr.ManagedFields {
+				managers = append(managers, mf.Manager)
+				if got, want := string(mf.FieldsV1.Raw), `{"f:status":{"f:conditions":{"k:{\"type\":\"Approved\"}":{}}}}`; got != want {
+					t.Errorf("kept fields %s of %s, want only the decision %s", got, mf.Manager, want)
+				}
+			}
+			if !slices.Equal(managers, tc.wantManaged) {
+				t.Errorf("kept managedFields of %v, want %v", managers, tc.wantManaged)
+			}
+			if cr.Labels != nil || cr.Annotations != nil || cr.Spec.Groups != nil || cr.Spec.UID != "" ||
 				cr.Status.Certificate != nil || cr.Status.CA != nil {
 				t.Errorf("kept what the approver never reads: %+v", cr)
 			}

@@ -23,7 +23,6 @@ import (
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
-	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 )
 
 // cert-manager's defaults for an issuerRef: an empty kind means a namespaced
@@ -62,18 +61,6 @@ func describeIssuer(ref spiffev1alpha1.IssuerReference) string {
 func decision(cr *cmapi.CertificateRequest) *cmapi.CertificateRequestCondition {
 	for i, c := range cr.Status.Conditions {
 		if c.Type == cmapi.CertificateRequestConditionApproved || c.Type == cmapi.CertificateRequestConditionDenied {
-			return &cr.Status.Conditions[i]
-		}
-	}
-	return nil
-}
-
-// foreignDecision returns the Approved or Denied condition of cr written by
-// someone other than this approver, if any.
-func foreignDecision(cr *cmapi.CertificateRequest) *cmapi.CertificateRequestCondition {
-	for i, c := range cr.Status.Conditions {
-		if (c.Type == cmapi.CertificateRequestConditionApproved || c.Type == cmapi.CertificateRequestConditionDenied) &&
-			c.Reason != spiffe.ApprovalReason {
 			return &cr.Status.Conditions[i]
 		}
 	}

@@ -34,11 +34,13 @@ import (
 
 // controller is the watch-driven scaffold of the stand-ins: an informer on
 // every CertificateRequest, a work queue, and workers that call sync for the
-// requests of one issuer.
+// requests of one issuer (or of all, with anyIssuer).
 type controller struct {
 	name      string
 	client    cmclient.Interface
 	issuerRef cmmeta.IssuerReference
+	// anyIssuer makes it act on the requests of every issuer.
+	anyIssuer bool
 	workers   int
 	sync      func(ctx context.Context, cr *cmapi.CertificateRequest) error
 
@@ -62,7 +64,7 @@ func (c *controller) start(ctx context.Context) error {
 	)
 	enqueue := func(obj any) {
 		cr, ok := obj.(*cmapi.CertificateRequest)
-		if !ok || !IssuerRefMatches(cr.Spec.IssuerRef, c.issuerRef) {
+		if !ok || (!c.anyIssuer && !IssuerRefMatches(cr.Spec.IssuerRef, c.issuerRef)) {
 			return
 		}
 		if key, err := cache.MetaNamespaceKeyFunc(cr); err == nil {

@@ -255,7 +255,7 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 			g.Expect(cond.Status).To(Equal(metav1.ConditionTrue))
 			g.Expect(cond.Reason).To(Equal(spiffev1alpha1.ReasonCompetingApprover))
 			g.Expect(cond.ObservedGeneration).To(Equal(int64(3)))
-			g.Expect(cond.Message).To(ContainSubstring(`1 CertificateRequest(s) for ClusterIssuer "racing-ca" (cert-manager.io) were approved or denied by another approver, such as sandbox/` + cr.Name + ` (Approved with reason "cert-manager.io")`))
+			g.Expect(cond.Message).To(ContainSubstring(`1 CertificateRequest(s) for ClusterIssuer "racing-ca" (cert-manager.io) were approved or denied by another approver, such as sandbox/` + cr.Name + ` (Approved by field manager "cert-manager-certificaterequests-approver" (Apply) with reason "cert-manager.io")`))
 			td = got
 		}).Should(Succeed())
 		expectEvent(ctx, cr, corev1.EventTypeWarning, approver.EventReasonCompetingApprover)
@@ -323,6 +323,13 @@ var _ = Describe("Approver replicas", Ordered, func() {
 		second := startApprover(name)
 		expectDecision(ctx, createAs(ctx, "app-a", newRequest("app-a", issuerRef(defaultIssuer))), cmapi.CertificateRequestConditionApproved)
 		expectDecisions(ctx, second, "approved", "none", 1, "the restarted approver decided more than the one new request")
+		Eventually(ctx, func(g Gomega) {
+			cond, _, err := competingCondition(ctx, name)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(cond).NotTo(BeNil())
+			g.Expect(cond.Reason).To(Equal(spiffev1alpha1.ReasonNoCompetingApprover), "its own earlier decisions were reported: %s", cond.Message)
+		}).Should(Succeed())
+		Expect(metric(ctx, second, "csi_driver_spiffe_approver_competing_requests", nil)).To(BeNumerically("==", 0))
 		for _, cr := range decided {
 			stored := &cmapi.CertificateRequest{}
 			Expect(admin.Get(ctx, client.ObjectKeyFromObject(cr), stored)).To(Succeed())
