@@ -30,7 +30,7 @@ import (
 // that names the flag.
 func TestExecuteRefusesBadFlags(t *testing.T) {
 	// Defaults that come from the environment must not leak in.
-	for _, k := range []string{"POD_NAMESPACE", "NODE_NAME", "RELATED_IMAGE_CSI_DRIVER_SPIFFE", "RELATED_IMAGE_NODE_DRIVER_REGISTRAR", "RELATED_IMAGE_LIVENESS_PROBE"} {
+	for _, k := range []string{"POD_NAMESPACE", "NODE_NAME", "RELATED_IMAGE_CSI_DRIVER_SPIFFE"} {
 		t.Setenv(k, "")
 		os.Unsetenv(k)
 	}
@@ -38,23 +38,24 @@ func TestExecuteRefusesBadFlags(t *testing.T) {
 		args []string
 		want []string
 	}{
-		"an unknown subcommand":          {args: []string{"controller"}, want: []string{"unknown command", "controller"}},
-		"an unknown flag":                {args: []string{"approver", "--trust-domain=foo"}, want: []string{"unknown flag: --trust-domain"}},
-		"approver without its object":    {args: []string{"approver"}, want: []string{"--trust-domain-object is required"}},
-		"approver with zero workers":     {args: []string{"approver", "--trust-domain-object=x", "--workers=0"}, want: []string{"--workers must be between 1 and 256"}},
-		"approver electing nowhere":      {args: []string{"approver", "--trust-domain-object=x", "--leader-elect"}, want: []string{"--leader-election-namespace is required"}},
-		"a bad log level":                {args: []string{"approver", "--trust-domain-object=x", "--log-level=11"}, want: []string{"--log-level must be between 0 and 10"}},
-		"a bad log format":               {args: []string{"approver", "--trust-domain-object=x", "--log-format=xml"}, want: []string{"--log-format"}},
-		"a non-numeric flag value":       {args: []string{"approver", "--workers=many"}, want: []string{"--workers"}},
-		"a bad bind address":             {args: []string{"approver", "--trust-domain-object=x", "--metrics-bind-address=9402"}, want: []string{"--metrics-bind-address"}},
-		"a missing kubeconfig":           {args: []string{"approver", "--trust-domain-object=x", "--kubeconfig=/does/not/exist"}, want: []string{"--kubeconfig"}},
-		"driver without object and node": {args: []string{"driver"}, want: []string{"--trust-domain-object is required", "--node-id is required"}},
-		"driver with a relative socket":  {args: []string{"driver", "--trust-domain-object=x", "--node-id=n", "--endpoint=unix://csi.sock"}, want: []string{"--endpoint must be unix:///absolute/path"}},
-		"driver with a tcp endpoint":     {args: []string{"driver", "--trust-domain-object=x", "--node-id=n", "--endpoint=tcp://0.0.0.0:1"}, want: []string{"--endpoint"}},
-		"driver rooted at /":             {args: []string{"driver", "--trust-domain-object=x", "--node-id=n", "--data-root=/"}, want: []string{"--data-root must be an absolute path other than /"}},
-		"driver with a bad name":         {args: []string{"driver", "--trust-domain-object=x", "--node-id=n", "--driver-name=Bad_Name"}, want: []string{"--driver-name must be a CSI driver name"}},
-		"operator without anything":      {args: []string{"operator"}, want: []string{"--namespace is required", "--image is required", "--node-driver-registrar-image is required", "--liveness-probe-image is required"}},
-		"operator with a bad namespace":  {args: []string{"operator", "--namespace=Not_A_Namespace", "--image=a", "--node-driver-registrar-image=b", "--liveness-probe-image=c"}, want: []string{"--namespace"}},
+		"an unknown subcommand":                         {args: []string{"controller"}, want: []string{"unknown command", "controller"}},
+		"an unknown flag":                               {args: []string{"approver", "--trust-domain=foo"}, want: []string{"unknown flag: --trust-domain"}},
+		"approver without its object":                   {args: []string{"approver"}, want: []string{"--trust-domain-object is required"}},
+		"approver with zero workers":                    {args: []string{"approver", "--trust-domain-object=x", "--workers=0"}, want: []string{"--workers must be between 1 and 256"}},
+		"approver electing nowhere":                     {args: []string{"approver", "--trust-domain-object=x", "--leader-elect"}, want: []string{"--leader-election-namespace is required"}},
+		"a bad log level":                               {args: []string{"approver", "--trust-domain-object=x", "--log-level=11"}, want: []string{"--log-level must be between 0 and 10"}},
+		"a bad log format":                              {args: []string{"approver", "--trust-domain-object=x", "--log-format=xml"}, want: []string{"--log-format"}},
+		"a non-numeric flag value":                      {args: []string{"approver", "--workers=many"}, want: []string{"--workers"}},
+		"a bad bind address":                            {args: []string{"approver", "--trust-domain-object=x", "--metrics-bind-address=9402"}, want: []string{"--metrics-bind-address"}},
+		"a missing kubeconfig":                          {args: []string{"approver", "--trust-domain-object=x", "--kubeconfig=/does/not/exist"}, want: []string{"--kubeconfig"}},
+		"driver without object and node":                {args: []string{"driver"}, want: []string{"--trust-domain-object is required", "--node-id is required"}},
+		"driver with a relative socket":                 {args: []string{"driver", "--trust-domain-object=x", "--node-id=n", "--endpoint=unix://csi.sock"}, want: []string{"--endpoint must be unix:///absolute/path"}},
+		"driver with a tcp endpoint":                    {args: []string{"driver", "--trust-domain-object=x", "--node-id=n", "--endpoint=tcp://0.0.0.0:1"}, want: []string{"--endpoint"}},
+		"driver rooted at /":                            {args: []string{"driver", "--trust-domain-object=x", "--node-id=n", "--data-root=/"}, want: []string{"--data-root must be an absolute path other than /"}},
+		"driver with a relative registration directory": {args: []string{"driver", "--trust-domain-object=x", "--node-id=n", "--plugin-registration-dir=registry", "--kubelet-registration-path=csi.sock"}, want: []string{"--plugin-registration-dir must be an absolute path or empty", "--kubelet-registration-path must be an absolute path"}},
+		"driver with a bad name":                        {args: []string{"driver", "--trust-domain-object=x", "--node-id=n", "--driver-name=Bad_Name"}, want: []string{"--driver-name must be a CSI driver name"}},
+		"operator without anything":                     {args: []string{"operator"}, want: []string{"--namespace is required", "--image is required"}},
+		"operator with a bad namespace":                 {args: []string{"operator", "--namespace=Not_A_Namespace", "--image=a"}, want: []string{"--namespace"}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -336,18 +336,6 @@ type DriverSpec struct {
 	// +kubebuilder:validation:MaxLength=512
 	Image string `json:"image,omitempty"`
 
-	// nodeDriverRegistrarImage is the node-driver-registrar sidecar image.
-	// Default: the operator's RELATED_IMAGE_NODE_DRIVER_REGISTRAR.
-	// +optional
-	// +kubebuilder:validation:MaxLength=512
-	NodeDriverRegistrarImage string `json:"nodeDriverRegistrarImage,omitempty"`
-
-	// livenessProbeImage is the livenessprobe sidecar image. Default: the
-	// operator's RELATED_IMAGE_LIVENESS_PROBE.
-	// +optional
-	// +kubebuilder:validation:MaxLength=512
-	LivenessProbeImage string `json:"livenessProbeImage,omitempty"`
-
 	// logLevel is the driver's log verbosity, 0 (least) to 10. Default 1.
 	// +optional
 	// +kubebuilder:default=1

@@ -40,6 +40,7 @@ import (
 	"github.com/cert-manager/csi-driver-spiffe-operator/cmd/driver/options"
 	"github.com/cert-manager/csi-driver-spiffe-operator/driver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/driver/cabundle"
+	"github.com/cert-manager/csi-driver-spiffe-operator/driver/registration"
 	"github.com/cert-manager/csi-driver-spiffe-operator/driver/store"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/trustdomain"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/version"
@@ -134,17 +135,21 @@ func run(ctx context.Context, opts *options.Options) error {
 		mux.Handle("/metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 		goRun("metrics server", serveHTTP(opts.MetricsBindAddress, mux))
 	}
-	if opts.HealthProbeBindAddress != "0" {
-		mux := http.NewServeMux()
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) })
-		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-			if err := d.Ready(); err != nil {
-				http.Error(w, err.Error(), http.StatusServiceUnavailable)
-				return
-			}
-			_, _ = w.Write([]byte("ok"))
+	var registrar *registration.Registrar
+	if opts.PluginRegistrationDir != "" {
+		registrar, err = registration.New(registration.Options{
+			Log:        log.WithName("registration"),
+			DriverName: opts.DriverName,
+			Dir:        opts.PluginRegistrationDir,
+			Endpoint:   opts.RegistrationEndpoint(),
 		})
-		goRun("health probe server", serveHTTP(opts.HealthProbeBindAddress, mux))
+		if err != nil {
+			cancel()
+			return err
+		}
+	}
+	if opts.HealthProbeBindAddress != "0" {
+		goRun("health probe server", serveHTTP(opts.HealthProbeBindAddress, healthHandler(d, registrar)))
 	}
 	lis, err := driver.ListenUnix(opts.SocketPath())
 	if err != nil {
@@ -152,6 +157,11 @@ func run(ctx context.Context, opts *options.Options) error {
 		return err
 	}
 	goRun("CSI server", func(ctx context.Context) error { return d.Run(ctx, lis) })
+	// Registration starts once the CSI socket listens: kubelet calls
+	// NodeGetInfo on it while registering.
+	if registrar != nil {
+		goRun("kubelet registration", registrar.Run)
+	}
 
 	<-ctx.Done()
 	wg.Wait()

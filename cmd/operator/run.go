@@ -98,11 +98,9 @@ func NewManager(ctx context.Context, cfg *rest.Config, opts *options.Options) (c
 		return nil, fmt.Errorf("failed to build the manager: %w", err)
 	}
 	r, err := spiffetrustdomain.NewReconciler(mgr, spiffetrustdomain.Options{
-		Namespace:                opts.Namespace,
-		Image:                    opts.Image,
-		NodeDriverRegistrarImage: opts.NodeDriverRegistrarImage,
-		LivenessProbeImage:       opts.LivenessProbeImage,
-		KubeletRootDir:           opts.KubeletRootDir,
+		Namespace:      opts.Namespace,
+		Image:          opts.Image,
+		KubeletRootDir: opts.KubeletRootDir,
 	})
 	if err != nil {
 		return nil, err

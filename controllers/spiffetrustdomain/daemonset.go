@@ -42,12 +42,10 @@ const (
 	volumeCABundle        = "ca-bundle"
 )
 
-// Container names of the driver's pod.
-const (
-	containerDriver              = "driver"
-	containerNodeDriverRegistrar = "node-driver-registrar"
-	containerLivenessProbe       = "liveness-probe"
-)
+// containerDriver is the driver pod's one container: the driver registers
+// itself with kubelet and serves its own health endpoints, without the
+// node-driver-registrar and livenessprobe sidecars.
+const containerDriver = "driver"
 
 // defaultNodeSelector keeps the driver and the approver on Linux nodes when
 // the spec selects none: the driver mounts tmpfs and bind mounts.
@@ -73,6 +71,8 @@ func buildDriverDaemonSet(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, ca
 		"--driver-name=" + driverName,
 		"--node-id=$(NODE_NAME)",
 		"--endpoint=unix://" + pluginDirMountPath + "/csi.sock",
+		"--plugin-registration-dir=" + registrationDir,
+		"--kubelet-registration-path=" + path.Join(pluginDir, "csi.sock"),
 		"--data-root=" + dataDirMountPath,
 	}
 	if caBundleMounted {
@@ -86,6 +86,7 @@ func buildDriverDaemonSet(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, ca
 
 	driverMounts := []*corev1ac.VolumeMountApplyConfiguration{
 		corev1ac.VolumeMount().WithName(volumePluginDir).WithMountPath(pluginDirMountPath),
+		corev1ac.VolumeMount().WithName(volumeRegistrationDir).WithMountPath(registrationDir),
 		corev1ac.VolumeMount().WithName(volumePodsMountDir).
 			WithMountPath(path.Join(opts.KubeletRootDir, "pods")).
 			WithMountPropagation(corev1.MountPropagationBidirectional),
@@ -122,16 +123,18 @@ func buildDriverDaemonSet(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, ca
 		WithPorts(
 			corev1ac.ContainerPort().WithName("metrics").WithContainerPort(metricsPort).WithProtocol(corev1.ProtocolTCP),
 			corev1ac.ContainerPort().WithName("health").WithContainerPort(healthPort).WithProtocol(corev1.ProtocolTCP),
-			corev1ac.ContainerPort().WithName("healthz").WithContainerPort(livenessProbePort).WithProtocol(corev1.ProtocolTCP),
 		).
-		// The livenessprobe sidecar turns the CSI Probe RPC into /healthz.
+		// Live unless a restart mends something (its kubelet registration
+		// socket cannot be re-created): a driver waiting for its
+		// configuration is alive, not restarted.
 		WithLivenessProbe(corev1ac.Probe().
-			WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("healthz"))).
+			WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("health"))).
 			WithInitialDelaySeconds(10).
 			WithPeriodSeconds(20).
 			WithTimeoutSeconds(5).
 			WithFailureThreshold(5)).
-		// Ready once the driver serves a published configuration.
+		// Ready once the driver has a published configuration and kubelet
+		// has registered it.
 		WithReadinessProbe(corev1ac.Probe().
 			WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/readyz").WithPort(intstr.FromString("health"))).
 			WithPeriodSeconds(10)).
@@ -146,34 +149,9 @@ func buildDriverDaemonSet(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, ca
 		driver.WithResources(resources(spec.Resources))
 	}
 
-	registrar := corev1ac.Container().
-		WithName(containerNodeDriverRegistrar).
-		WithImage(orDefault(spec.NodeDriverRegistrarImage, opts.NodeDriverRegistrarImage)).
-		WithImagePullPolicy(corev1.PullIfNotPresent).
-		WithArgs(
-			"--csi-address="+pluginDirMountPath+"/csi.sock",
-			"--kubelet-registration-path="+path.Join(pluginDir, "csi.sock"),
-		).
-		WithSecurityContext(corev1ac.SecurityContext().WithReadOnlyRootFilesystem(true)).
-		WithVolumeMounts(
-			corev1ac.VolumeMount().WithName(volumePluginDir).WithMountPath(pluginDirMountPath),
-			corev1ac.VolumeMount().WithName(volumeRegistrationDir).WithMountPath(registrationDir),
-		)
-
-	liveness := corev1ac.Container().
-		WithName(containerLivenessProbe).
-		WithImage(orDefault(spec.LivenessProbeImage, opts.LivenessProbeImage)).
-		WithImagePullPolicy(corev1.PullIfNotPresent).
-		WithArgs(
-			"--csi-address="+pluginDirMountPath+"/csi.sock",
-			"--health-port="+strconv.Itoa(livenessProbePort),
-		).
-		WithSecurityContext(corev1ac.SecurityContext().WithReadOnlyRootFilesystem(true)).
-		WithVolumeMounts(corev1ac.VolumeMount().WithName(volumePluginDir).WithMountPath(pluginDirMountPath))
-
 	podSpec := corev1ac.PodSpec().
 		WithServiceAccountName(DriverServiceAccountName(td.Name)).
-		WithContainers(driver, registrar, liveness).
+		WithContainers(driver).
 		WithVolumes(volumes...)
 	schedule(podSpec, spec.NodeSelector, spec.Tolerations, spec.PriorityClassName)
 

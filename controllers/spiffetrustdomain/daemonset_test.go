@@ -64,7 +64,7 @@ spec:
         app.kubernetes.io/component: driver
       annotations:
         kubectl.kubernetes.io/default-container: driver
-        spiffe.csi.cert-manager.io/restart-hash: 74a8e8aa1bfcd2d3
+        spiffe.csi.cert-manager.io/restart-hash: f51250b63ac8ea10
     spec:
       serviceAccountName: foo-bar-driver
       nodeSelector:
@@ -79,6 +79,8 @@ spec:
         - --driver-name=spiffe.csi.cert-manager.io
         - --node-id=$(NODE_NAME)
         - --endpoint=unix:///plugin/csi.sock
+        - --plugin-registration-dir=/registration
+        - --kubelet-registration-path=/var/lib/kubelet/plugins/spiffe.csi.cert-manager.io/csi.sock
         - --data-root=/csi-data-dir
         - --log-level=1
         - --metrics-bind-address=:9402
@@ -91,9 +93,8 @@ spec:
         ports:
         - {name: metrics, containerPort: 9402, protocol: TCP}
         - {name: health, containerPort: 9403, protocol: TCP}
-        - {name: healthz, containerPort: 9809, protocol: TCP}
         livenessProbe:
-          httpGet: {path: /healthz, port: healthz}
+          httpGet: {path: /healthz, port: health}
           initialDelaySeconds: 10
           periodSeconds: 20
           timeoutSeconds: 5
@@ -107,27 +108,9 @@ spec:
           readOnlyRootFilesystem: true
         volumeMounts:
         - {name: plugin-dir, mountPath: /plugin}
+        - {name: registration-dir, mountPath: /registration}
         - {name: pods-mount-dir, mountPath: /var/lib/kubelet/pods, mountPropagation: Bidirectional}
         - {name: csi-data-dir, mountPath: /csi-data-dir, mountPropagation: Bidirectional}
-      - name: node-driver-registrar
-        image: registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0
-        imagePullPolicy: IfNotPresent
-        args:
-        - --csi-address=/plugin/csi.sock
-        - --kubelet-registration-path=/var/lib/kubelet/plugins/spiffe.csi.cert-manager.io/csi.sock
-        securityContext: {readOnlyRootFilesystem: true}
-        volumeMounts:
-        - {name: plugin-dir, mountPath: /plugin}
-        - {name: registration-dir, mountPath: /registration}
-      - name: liveness-probe
-        image: registry.k8s.io/sig-storage/livenessprobe:v2.15.0
-        imagePullPolicy: IfNotPresent
-        args:
-        - --csi-address=/plugin/csi.sock
-        - --health-port=9809
-        securityContext: {readOnlyRootFilesystem: true}
-        volumeMounts:
-        - {name: plugin-dir, mountPath: /plugin}
       volumes:
       - name: plugin-dir
         hostPath: {path: /var/lib/kubelet/plugins/spiffe.csi.cert-manager.io, type: DirectoryOrCreate}
@@ -139,15 +122,13 @@ spec:
         hostPath: {path: /var/lib/csi-driver-spiffe/foo-bar, type: DirectoryOrCreate}
 `,
 		},
-		"everything set: images, kubelet directory, scheduling, resources, log level, CA bundle": {
+		"everything set: image, kubelet directory, scheduling, resources, log level, CA bundle": {
 			td: testTrustDomain(func(td *spiffev1alpha1.SpiffeTrustDomain) {
 				td.Spec.Driver = spiffev1alpha1.DriverSpec{
-					Name:                     "spiffe.example.com",
-					Image:                    "example.com/own/driver:v9",
-					NodeDriverRegistrarImage: "example.com/own/registrar:v9",
-					LivenessProbeImage:       "example.com/own/liveness:v9",
-					LogLevel:                 4,
-					NodeSelector:             map[string]string{"spiffe": "yes"},
+					Name:         "spiffe.example.com",
+					Image:        "example.com/own/driver:v9",
+					LogLevel:     4,
+					NodeSelector: map[string]string{"spiffe": "yes"},
 					Tolerations: []corev1.Toleration{
 						{Operator: corev1.TolerationOpExists},
 						{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "mesh", Effect: corev1.TaintEffectNoExecute, TolerationSeconds: ptrTo[int64](30)},
@@ -191,7 +172,7 @@ spec:
         app.kubernetes.io/component: driver
       annotations:
         kubectl.kubernetes.io/default-container: driver
-        spiffe.csi.cert-manager.io/restart-hash: 79e368456f368964
+        spiffe.csi.cert-manager.io/restart-hash: 2f52bba8cdb4b439
     spec:
       serviceAccountName: foo-bar-driver
       nodeSelector:
@@ -210,6 +191,8 @@ spec:
         - --driver-name=spiffe.example.com
         - --node-id=$(NODE_NAME)
         - --endpoint=unix:///plugin/csi.sock
+        - --plugin-registration-dir=/registration
+        - --kubelet-registration-path=/var/data/kubelet/plugins/spiffe.example.com/csi.sock
         - --data-root=/csi-data-dir
         - --ca-bundle-file=/var/run/secrets/spiffe.csi.cert-manager.io/ca-bundle/ca.crt
         - --log-level=4
@@ -223,9 +206,8 @@ spec:
         ports:
         - {name: metrics, containerPort: 9402, protocol: TCP}
         - {name: health, containerPort: 9403, protocol: TCP}
-        - {name: healthz, containerPort: 9809, protocol: TCP}
         livenessProbe:
-          httpGet: {path: /healthz, port: healthz}
+          httpGet: {path: /healthz, port: health}
           initialDelaySeconds: 10
           periodSeconds: 20
           timeoutSeconds: 5
@@ -242,28 +224,10 @@ spec:
           readOnlyRootFilesystem: true
         volumeMounts:
         - {name: plugin-dir, mountPath: /plugin}
+        - {name: registration-dir, mountPath: /registration}
         - {name: pods-mount-dir, mountPath: /var/data/kubelet/pods, mountPropagation: Bidirectional}
         - {name: csi-data-dir, mountPath: /csi-data-dir, mountPropagation: Bidirectional}
         - {name: ca-bundle, mountPath: /var/run/secrets/spiffe.csi.cert-manager.io/ca-bundle, readOnly: true}
-      - name: node-driver-registrar
-        image: example.com/own/registrar:v9
-        imagePullPolicy: IfNotPresent
-        args:
-        - --csi-address=/plugin/csi.sock
-        - --kubelet-registration-path=/var/data/kubelet/plugins/spiffe.example.com/csi.sock
-        securityContext: {readOnlyRootFilesystem: true}
-        volumeMounts:
-        - {name: plugin-dir, mountPath: /plugin}
-        - {name: registration-dir, mountPath: /registration}
-      - name: liveness-probe
-        image: example.com/own/liveness:v9
-        imagePullPolicy: IfNotPresent
-        args:
-        - --csi-address=/plugin/csi.sock
-        - --health-port=9809
-        securityContext: {readOnlyRootFilesystem: true}
-        volumeMounts:
-        - {name: plugin-dir, mountPath: /plugin}
       volumes:
       - name: plugin-dir
         hostPath: {path: /var/data/kubelet/plugins/spiffe.example.com, type: DirectoryOrCreate}
@@ -326,9 +290,9 @@ func TestDriverRestartHash(t *testing.T) {
 		"the driver image": {td: testTrustDomain(func(td *spiffev1alpha1.SpiffeTrustDomain) {
 			td.Spec.Driver.Image = "example.com/driver:v2"
 		}), opts: testOptions, restart: true},
-		"the operator's default sidecar image": {td: testTrustDomain(), opts: func() Options {
+		"the operator's default image": {td: testTrustDomain(), opts: func() Options {
 			o := testOptions
-			o.NodeDriverRegistrarImage = "example.com/registrar:v3"
+			o.Image = "example.com/csi-driver-spiffe:v3"
 			return o
 		}(), restart: true},
 		"the kubelet directory": {td: testTrustDomain(), opts: func() Options {

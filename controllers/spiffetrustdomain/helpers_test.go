@@ -30,11 +30,9 @@ import (
 
 // testOptions are the operator's settings in the builder tests.
 var testOptions = Options{
-	Namespace:                "csi-driver-spiffe",
-	Image:                    "quay.io/example/csi-driver-spiffe:v1",
-	NodeDriverRegistrarImage: "registry.k8s.io/sig-storage/csi-node-driver-registrar:v2.13.0",
-	LivenessProbeImage:       "registry.k8s.io/sig-storage/livenessprobe:v2.15.0",
-	KubeletRootDir:           "/var/lib/kubelet",
+	Namespace:      "csi-driver-spiffe",
+	Image:          "quay.io/example/csi-driver-spiffe:v1",
+	KubeletRootDir: "/var/lib/kubelet",
 }
 
 // testTrustDomain returns a SpiffeTrustDomain as the API server stores it

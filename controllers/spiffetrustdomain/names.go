@@ -77,9 +77,8 @@ const (
 
 // Ports of the driver and the approver.
 const (
-	metricsPort       = 9402
-	healthPort        = 9403
-	livenessProbePort = 9809
+	metricsPort = 9402
+	healthPort  = 9403
 )
 
 // DriverName returns the CSI driver name of td.

@@ -47,16 +47,6 @@ type Options struct {
 	// (RELATED_IMAGE_CSI_DRIVER_SPIFFE).
 	Image string
 
-	// NodeDriverRegistrarImage is the node-driver-registrar sidecar image
-	// unless spec.driver.nodeDriverRegistrarImage overrides it
-	// (RELATED_IMAGE_NODE_DRIVER_REGISTRAR).
-	NodeDriverRegistrarImage string
-
-	// LivenessProbeImage is the livenessprobe sidecar image unless
-	// spec.driver.livenessProbeImage overrides it
-	// (RELATED_IMAGE_LIVENESS_PROBE).
-	LivenessProbeImage string
-
 	// KubeletRootDir is the kubelet's root directory on the nodes, such as
 	// /var/lib/kubelet.
 	KubeletRootDir string

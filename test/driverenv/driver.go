@@ -22,6 +22,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
@@ -30,12 +31,21 @@ type Driver struct {
 	*process.Process
 	// Socket is the driver's CSI socket.
 	Socket string
+	// RegistrationSocket is the socket through which the driver registers
+	// with kubelet (in the fixture's plugins_registry).
+	RegistrationSocket string
 }
 
-// Start starts (or restarts) the driver and waits until it is ready
-// (/readyz) and serves its socket, for at most a minute or until ctx ends.
+// Start starts (or restarts) the driver, registers it as kubelet's plugin
+// watcher does when its registration socket appears, and waits until it is
+// ready (/readyz) and serves its socket, for at most a minute or until ctx
+// ends.
 func (d *Driver) Start(ctx context.Context) error {
+	registered := false
 	return d.start(ctx, func(ctx context.Context) error {
+		if err := d.register(ctx, &registered); err != nil {
+			return err
+		}
 		if err := d.Ready(ctx); err != nil {
 			return err
 		}
@@ -43,10 +53,32 @@ func (d *Driver) Start(ctx context.Context) error {
 	})
 }
 
-// StartUnready starts the driver and waits only for its socket: a driver
-// without configuration serves CSI but is not ready.
+// StartUnready starts the driver, registers it, and waits only for its
+// socket: a driver without configuration serves CSI but is not ready.
 func (d *Driver) StartUnready(ctx context.Context) error {
-	return d.start(ctx, func(context.Context) error { return d.socketExists() })
+	registered := false
+	return d.start(ctx, func(ctx context.Context) error {
+		if err := d.register(ctx, &registered); err != nil {
+			return err
+		}
+		return d.socketExists()
+	})
+}
+
+// register registers the driver with the kubelet stand-in once its
+// registration socket exists.
+func (d *Driver) register(ctx context.Context, registered *bool) error {
+	if *registered || d.RegistrationSocket == "" {
+		return nil
+	}
+	if _, err := os.Stat(d.RegistrationSocket); err != nil {
+		return fmt.Errorf("no registration socket yet: %w", err)
+	}
+	if _, _, err := kubelet.RegisterPlugin(ctx, d.RegistrationSocket, nil); err != nil {
+		return err
+	}
+	*registered = true
+	return nil
 }
 
 func (d *Driver) start(ctx context.Context, started func(context.Context) error) error {

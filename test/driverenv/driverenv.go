@@ -51,6 +51,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/driver/registration"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/certmanager"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
@@ -271,12 +272,17 @@ func (f *Fixture) start(ctx, runCtx context.Context, opts Options) error {
 		return err
 	}
 	socket := filepath.Join(f.Dir, "plugin", "csi.sock")
+	registrationDir := filepath.Join(f.Dir, "plugins_registry")
+	if err := os.MkdirAll(registrationDir, 0o750); err != nil {
+		return err
+	}
 	args := []string{
 		"driver",
 		"--trust-domain-object=" + f.Name,
 		"--driver-name=" + f.DriverName,
 		"--node-id=" + f.NodeID,
 		"--endpoint=unix://" + socket,
+		"--plugin-registration-dir=" + registrationDir,
 		"--data-root=" + f.DataRoot,
 		"--kubeconfig=" + kubeconfig,
 		"--metrics-bind-address=" + metricsAddr,
@@ -297,7 +303,8 @@ func (f *Fixture) start(ctx, runCtx context.Context, opts Options) error {
 			HealthAddr:  healthAddr,
 			MetricsAddr: metricsAddr,
 		},
-		Socket: socket,
+		Socket:             socket,
+		RegistrationSocket: filepath.Join(registrationDir, registration.SocketName(f.DriverName)),
 	}
 	if opts.NoConfig {
 		// It cannot become ready; start it and wait for its socket only.

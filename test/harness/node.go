@@ -38,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
+	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
 )
 
@@ -56,8 +57,11 @@ import (
 //   - the pod's ServiceAccount token (a real TokenRequest, bound to a Pod
 //     object created from the template) goes into a kubeconfig, so each
 //     process has exactly the RBAC the operator granted it;
-//   - sidecars (node-driver-registrar, livenessprobe) are not run: the test
-//     kubelet calls the driver's socket directly.
+//   - the driver registers itself through a socket in the node's
+//     plugins_registry; the node registers each socket that appears there as
+//     kubelet's plugin watcher does (GetInfo, NodeGetInfo,
+//     NotifyRegistrationStatus), and the test kubelet calls the driver's CSI
+//     socket directly.
 //
 // It restarts a process when its pod template changes (a rollout) and writes
 // the DaemonSet and Deployment status the real controllers would.
@@ -77,6 +81,8 @@ type Node struct {
 
 	mu        sync.Mutex
 	workloads map[string]*workload
+	// plugins are the registration sockets registered, by path.
+	plugins map[string]os.FileInfo
 }
 
 // workload is the local stand-in of one DaemonSet or Deployment.
@@ -515,7 +521,44 @@ func (n *Node) podKubeconfig(ctx context.Context, t *corev1.PodTemplateSpec, pod
 	return path, process.WriteKubeconfig(path, n.Env.TokenConfig(tok.Token))
 }
 
+// registerPlugins does what kubelet's plugin watcher does with
+// plugins_registry: it registers each plugin whose registration socket
+// appeared, or was re-created, since it last looked.
+func (n *Node) registerPlugins(ctx context.Context) {
+	dir := filepath.Join(n.KubeletDir(), "plugins_registry")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.plugins == nil {
+		n.plugins = map[string]os.FileInfo{}
+	}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSocket == 0 || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		// A socket re-created by a restarted driver may get the old one's
+		// inode number; its modification time tells them apart (kubelet
+		// sees the create event).
+		if old := n.plugins[path]; old != nil && os.SameFile(old, fi) && old.ModTime().Equal(fi.ModTime()) {
+			continue
+		}
+		if _, _, err := kubelet.RegisterPlugin(ctx, path, n.HostPath); err != nil {
+			fmt.Fprintf(n.Log, "node %s: failed to register the plugin of %s: %v\n", n.Name, path, err)
+			continue
+		}
+		n.plugins[path] = fi
+	}
+}
+
 func (n *Node) readyCount(ctx context.Context, kind, name string) int32 {
+	if kind == "DaemonSet" {
+		n.registerPlugins(ctx)
+	}
 	var ready int32
 	for _, p := range n.Processes(kind, name) {
 		if p.Ready(ctx) == nil {

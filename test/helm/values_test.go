@@ -36,8 +36,6 @@ import (
 const (
 	digest     = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 	driverImg  = "registry.example/csi-driver-spiffe:v9"
-	regImg     = "registry.example/node-driver-registrar:v9"
-	probeImg   = "registry.example/livenessprobe:v9"
 	trustSpecD = "example.org"
 )
 
@@ -56,9 +54,7 @@ func everyValue() map[string]any {
 			"pullPolicy": "Always",
 		},
 		"operandImages": map[string]any{
-			"csiDriverSpiffe":     driverImg,
-			"nodeDriverRegistrar": regImg,
-			"livenessProbe":       probeImg,
+			"csiDriverSpiffe": driverImg,
 		},
 		"logLevel":       4,
 		"leaderElection": map[string]any{"enabled": false},
@@ -168,8 +164,6 @@ func TestEveryValueRendersWhereItShould(t *testing.T) {
 	check("image.pullPolicy", c.ImagePullPolicy, corev1.PullAlways)
 	env := envOf(c)
 	check("operandImages.csiDriverSpiffe", env["RELATED_IMAGE_CSI_DRIVER_SPIFFE"], driverImg)
-	check("operandImages.nodeDriverRegistrar", env["RELATED_IMAGE_NODE_DRIVER_REGISTRAR"], regImg)
-	check("operandImages.livenessProbe", env["RELATED_IMAGE_LIVENESS_PROBE"], probeImg)
 	check("logLevel, leaderElection.enabled=false, metrics.port", c.Args, []string{
 		"operator", "--metrics-bind-address=:9090", "--health-probe-bind-address=:8081", "--log-level=4",
 	})

@@ -125,9 +125,6 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: image
       type:
         scalar: string
-    - name: livenessProbeImage
-      type:
-        scalar: string
     - name: logLevel
       type:
         scalar: numeric
@@ -136,9 +133,6 @@ var schemaYAML = typed.YAMLObject(`types:
       type:
         scalar: string
       default: spiffe.csi.cert-manager.io
-    - name: nodeDriverRegistrarImage
-      type:
-        scalar: string
     - name: nodeSelector
       type:
         map:

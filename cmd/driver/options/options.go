@@ -29,6 +29,7 @@ import (
 	cliflag "k8s.io/component-base/cli/flag"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/cmd/options"
+	"github.com/cert-manager/csi-driver-spiffe-operator/driver/registration"
 )
 
 // EnvNodeName gives the default of --node-id; the DaemonSet sets it from
@@ -53,6 +54,14 @@ type Options struct {
 	// DataRoot is where the driver mounts its tmpfs and keeps volume data.
 	// Default /var/run/csi-driver-spiffe (never under /tmp).
 	DataRoot string
+	// PluginRegistrationDir is kubelet's plugins_registry directory, where
+	// the driver serves its registration socket; empty: the driver does not
+	// register with kubelet (something else does). Default
+	// /var/lib/kubelet/plugins_registry.
+	PluginRegistrationDir string
+	// KubeletRegistrationPath is the CSI socket's path as kubelet sees it on
+	// the node. Default the path of Endpoint (the driver runs on the node).
+	KubeletRegistrationPath string
 	// CABundleFile is the CA bundle mounted by the operator; empty when none.
 	CABundleFile string
 	// MetricsBindAddress serves /metrics; "0" disables it. Default :9402.
@@ -77,9 +86,11 @@ func (o *Options) AddFlags(fss *cliflag.NamedFlagSets) {
 	fs.StringVar(&o.NodeID, "node-id", o.NodeID, "Name of this node. Default $"+EnvNodeName+".")
 	fs.StringVar(&o.Endpoint, "endpoint", "unix:///plugin/csi.sock", "CSI gRPC endpoint (unix:///path).")
 	fs.StringVar(&o.DataRoot, "data-root", "/var/run/csi-driver-spiffe", "Directory where the driver mounts its tmpfs and keeps volume data. Keys live only there, in memory.")
+	fs.StringVar(&o.PluginRegistrationDir, "plugin-registration-dir", registration.DefaultDir, "kubelet's plugin registration directory: the driver registers itself with kubelet through the socket <dir>/<driver name>-reg.sock there (no node-driver-registrar). Empty: do not register.")
+	fs.StringVar(&o.KubeletRegistrationPath, "kubelet-registration-path", "", "Path of the CSI socket on the node, as kubelet reaches it (the host path of --endpoint when the driver runs in a container). Default the path of --endpoint.")
 	fs.StringVar(&o.CABundleFile, "ca-bundle-file", "", "PEM CA bundle file written into every volume (mounted by the operator); empty for none.")
 	fs.StringVar(&o.MetricsBindAddress, "metrics-bind-address", ":9402", "Address of the /metrics endpoint; 0 disables it.")
-	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":9403", "Address of the /healthz and /readyz endpoints; 0 disables them.")
+	fs.StringVar(&o.HealthProbeBindAddress, "health-probe-bind-address", ":9403", "Address of the /healthz (liveness) and /readyz (readiness: a configuration is published and kubelet registered the driver) endpoints; 0 disables them.")
 	fs.DurationVar(&o.RenewalBackoffMax, "renewal-backoff-max", time.Minute, "Longest wait between retries of a failed issuance or renewal.")
 
 	fs = fss.FlagSet("kubernetes")
@@ -91,6 +102,14 @@ func (o *Options) AddFlags(fss *cliflag.NamedFlagSets) {
 // SocketPath returns the unix socket path of Endpoint.
 func (o *Options) SocketPath() string {
 	return strings.TrimPrefix(o.Endpoint, "unix://")
+}
+
+// RegistrationEndpoint returns the CSI socket's path as kubelet sees it.
+func (o *Options) RegistrationEndpoint() string {
+	if o.KubeletRegistrationPath != "" {
+		return o.KubeletRegistrationPath
+	}
+	return o.SocketPath()
 }
 
 // Validate checks the flags, naming each bad one.
@@ -113,6 +132,12 @@ func (o *Options) Validate() error {
 	}
 	if !filepath.IsAbs(o.DataRoot) || filepath.Clean(o.DataRoot) == "/" {
 		errs = append(errs, fmt.Errorf("--data-root must be an absolute path other than /, got %q", o.DataRoot))
+	}
+	if o.PluginRegistrationDir != "" && !filepath.IsAbs(o.PluginRegistrationDir) {
+		errs = append(errs, fmt.Errorf("--plugin-registration-dir must be an absolute path or empty, got %q", o.PluginRegistrationDir))
+	}
+	if o.KubeletRegistrationPath != "" && !filepath.IsAbs(o.KubeletRegistrationPath) {
+		errs = append(errs, fmt.Errorf("--kubelet-registration-path must be an absolute path, got %q", o.KubeletRegistrationPath))
 	}
 	if o.CABundleFile != "" && !filepath.IsAbs(o.CABundleFile) {
 		errs = append(errs, fmt.Errorf("--ca-bundle-file must be an absolute path, got %q", o.CABundleFile))

@@ -32,10 +32,8 @@ import (
 // config/manager set them; the RELATED_IMAGE_* names are what OLM
 // disconnected installs rewrite.
 const (
-	EnvNamespace                = "POD_NAMESPACE"
-	EnvDriverImage              = "RELATED_IMAGE_CSI_DRIVER_SPIFFE"
-	EnvNodeDriverRegistrarImage = "RELATED_IMAGE_NODE_DRIVER_REGISTRAR"
-	EnvLivenessProbeImage       = "RELATED_IMAGE_LIVENESS_PROBE"
+	EnvNamespace   = "POD_NAMESPACE"
+	EnvDriverImage = "RELATED_IMAGE_CSI_DRIVER_SPIFFE"
 )
 
 // Options are the operator's flags.
@@ -48,12 +46,6 @@ type Options struct {
 	// Image is the csi-driver-spiffe image run by the driver and the
 	// approver. Default $RELATED_IMAGE_CSI_DRIVER_SPIFFE.
 	Image string
-	// NodeDriverRegistrarImage is the node-driver-registrar sidecar image.
-	// Default $RELATED_IMAGE_NODE_DRIVER_REGISTRAR.
-	NodeDriverRegistrarImage string
-	// LivenessProbeImage is the livenessprobe sidecar image. Default
-	// $RELATED_IMAGE_LIVENESS_PROBE.
-	LivenessProbeImage string
 	// KubeletRootDir is the kubelet's root directory on the nodes. Default
 	// /var/lib/kubelet.
 	KubeletRootDir string
@@ -68,10 +60,8 @@ type Options struct {
 // New returns Options with defaults from the environment.
 func New() *Options {
 	return &Options{
-		Namespace:                os.Getenv(EnvNamespace),
-		Image:                    os.Getenv(EnvDriverImage),
-		NodeDriverRegistrarImage: os.Getenv(EnvNodeDriverRegistrarImage),
-		LivenessProbeImage:       os.Getenv(EnvLivenessProbeImage),
+		Namespace: os.Getenv(EnvNamespace),
+		Image:     os.Getenv(EnvDriverImage),
 	}
 }
 
@@ -86,8 +76,6 @@ func (o *Options) AddFlags(fss *cliflag.NamedFlagSets) {
 
 	fs = fss.FlagSet("operand images")
 	fs.StringVar(&o.Image, "image", o.Image, "csi-driver-spiffe image for the driver and the approver. Default $"+EnvDriverImage+".")
-	fs.StringVar(&o.NodeDriverRegistrarImage, "node-driver-registrar-image", o.NodeDriverRegistrarImage, "node-driver-registrar sidecar image. Default $"+EnvNodeDriverRegistrarImage+".")
-	fs.StringVar(&o.LivenessProbeImage, "liveness-probe-image", o.LivenessProbeImage, "livenessprobe sidecar image. Default $"+EnvLivenessProbeImage+".")
 
 	fs = fss.FlagSet("kubernetes")
 	o.Kube.AddFlags(fs, 50, 100)
@@ -106,14 +94,8 @@ func (o *Options) Validate() error {
 	} else if msgs := validation.IsDNS1123Label(o.Namespace); len(msgs) > 0 {
 		errs = append(errs, fmt.Errorf("--namespace %q is not a valid namespace name: %s", o.Namespace, msgs[0]))
 	}
-	for _, img := range []struct{ flag, env, value string }{
-		{"image", EnvDriverImage, o.Image},
-		{"node-driver-registrar-image", EnvNodeDriverRegistrarImage, o.NodeDriverRegistrarImage},
-		{"liveness-probe-image", EnvLivenessProbeImage, o.LivenessProbeImage},
-	} {
-		if img.value == "" {
-			errs = append(errs, fmt.Errorf("--%s is required (or set $%s)", img.flag, img.env))
-		}
+	if o.Image == "" {
+		errs = append(errs, fmt.Errorf("--image is required (or set $%s)", EnvDriverImage))
 	}
 	if o.KubeletRootDir == "" || o.KubeletRootDir[0] != '/' {
 		errs = append(errs, fmt.Errorf("--kubelet-root-dir must be an absolute path, got %q", o.KubeletRootDir))

@@ -101,7 +101,7 @@ var _ = Describe("a SpiffeTrustDomain reconciled from scratch", func() {
 		ds := &appsv1.DaemonSet{}
 		Expect(cl.Get(ctx, types.NamespacedName{Namespace: operatorNamespace, Name: "scratch-driver"}, ds)).To(Succeed())
 		Expect(ds.Spec.Template.Spec.ServiceAccountName).To(Equal("scratch-driver"))
-		Expect(ds.Spec.Template.Spec.Containers).To(HaveLen(3))
+		Expect(ds.Spec.Template.Spec.Containers).To(HaveLen(1), "one container: no sidecars")
 		driver := ds.Spec.Template.Spec.Containers[0]
 		Expect(driver.Image).To(Equal(driverImage))
 		Expect(driver.Args).To(Equal([]string{
@@ -110,14 +110,13 @@ var _ = Describe("a SpiffeTrustDomain reconciled from scratch", func() {
 			"--driver-name=" + driverName,
 			"--node-id=$(NODE_NAME)",
 			"--endpoint=unix:///plugin/csi.sock",
+			"--plugin-registration-dir=/registration",
+			"--kubelet-registration-path=/var/lib/kubelet/plugins/" + driverName + "/csi.sock",
 			"--data-root=/csi-data-dir",
 			"--log-level=1",
 			"--metrics-bind-address=:9402",
 			"--health-probe-bind-address=:9403",
 		}))
-		Expect(ds.Spec.Template.Spec.Containers[1].Image).To(Equal(registrarImage))
-		Expect(ds.Spec.Template.Spec.Containers[1].Args).To(ContainElement("--kubelet-registration-path=/var/lib/kubelet/plugins/" + driverName + "/csi.sock"))
-		Expect(ds.Spec.Template.Spec.Containers[2].Image).To(Equal(livenessImage))
 		dep := &appsv1.Deployment{}
 		Expect(cl.Get(ctx, types.NamespacedName{Namespace: operatorNamespace, Name: "scratch-approver"}, dep)).To(Succeed())
 		Expect(dep.Spec.Replicas).To(Equal(ptr.To[int32](1)))

@@ -58,8 +58,6 @@ const (
 	operatorServiceAccount = "csi-driver-spiffe-operator"
 
 	driverImage    = "example.com/csi-driver-spiffe:v1"
-	registrarImage = "example.com/node-driver-registrar:v2"
-	livenessImage  = "example.com/livenessprobe:v2"
 	kubeletRootDir = "/var/lib/kubelet"
 )
 
@@ -99,13 +97,11 @@ var _ = BeforeSuite(func() {
 	bindOperatorRole(filepath.Join(testEnv.RepoRoot, "config", "rbac", "role.yaml"))
 
 	opts := &options.Options{
-		Namespace:                operatorNamespace,
-		Image:                    driverImage,
-		NodeDriverRegistrarImage: registrarImage,
-		LivenessProbeImage:       livenessImage,
-		KubeletRootDir:           kubeletRootDir,
-		MetricsBindAddress:       "0",
-		HealthProbeBindAddress:   "0",
+		Namespace:              operatorNamespace,
+		Image:                  driverImage,
+		KubeletRootDir:         kubeletRootDir,
+		MetricsBindAddress:     "0",
+		HealthProbeBindAddress: "0",
 	}
 	operatorConfig := testEnv.ImpersonationConfig(operatorNamespace, operatorServiceAccount)
 	operatorConfig.Wrap(operatorRequests.wrap)

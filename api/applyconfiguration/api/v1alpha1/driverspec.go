@@ -35,12 +35,6 @@ type DriverSpecApplyConfiguration struct {
 	// image is the csi-driver-spiffe image run by the DaemonSet. Default:
 	// the operator's RELATED_IMAGE_CSI_DRIVER_SPIFFE.
 	Image *string `json:"image,omitempty"`
-	// nodeDriverRegistrarImage is the node-driver-registrar sidecar image.
-	// Default: the operator's RELATED_IMAGE_NODE_DRIVER_REGISTRAR.
-	NodeDriverRegistrarImage *string `json:"nodeDriverRegistrarImage,omitempty"`
-	// livenessProbeImage is the livenessprobe sidecar image. Default: the
-	// operator's RELATED_IMAGE_LIVENESS_PROBE.
-	LivenessProbeImage *string `json:"livenessProbeImage,omitempty"`
 	// logLevel is the driver's log verbosity, 0 (least) to 10. Default 1.
 	LogLevel *int32 `json:"logLevel,omitempty"`
 	// nodeSelector restricts the DaemonSet to matching nodes.
@@ -73,22 +67,6 @@ func (b *DriverSpecApplyConfiguration) WithName(value string) *DriverSpecApplyCo
 // If called multiple times, the Image field is set to the value of the last call.
 func (b *DriverSpecApplyConfiguration) WithImage(value string) *DriverSpecApplyConfiguration {
 	b.Image = &value
-	return b
-}
-
-// WithNodeDriverRegistrarImage sets the NodeDriverRegistrarImage field in the declarative configuration to the given value
-// and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the NodeDriverRegistrarImage field is set to the value of the last call.
-func (b *DriverSpecApplyConfiguration) WithNodeDriverRegistrarImage(value string) *DriverSpecApplyConfiguration {
-	b.NodeDriverRegistrarImage = &value
-	return b
-}
-
-// WithLivenessProbeImage sets the LivenessProbeImage field in the declarative configuration to the given value
-// and returns the receiver, so that objects can be built by chaining "With" function invocations.
-// If called multiple times, the LivenessProbeImage field is set to the value of the last call.
-func (b *DriverSpecApplyConfiguration) WithLivenessProbeImage(value string) *DriverSpecApplyConfiguration {
-	b.LivenessProbeImage = &value
 	return b
 }
 

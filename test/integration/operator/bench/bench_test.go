@@ -119,8 +119,7 @@ func run(m *testing.M) (int, error) {
 	cfg.QPS, cfg.Burst = 50, 100 // the operator's default flags
 	cfg.Wrap(count.wrap)
 	mgr, err := operator.NewManager(ctx, &cfg, &options.Options{
-		Namespace: namespace, Image: "example.com/driver:v1", NodeDriverRegistrarImage: "example.com/registrar:v1",
-		LivenessProbeImage: "example.com/liveness:v1", KubeletRootDir: "/var/lib/kubelet",
+		Namespace: namespace, Image: "example.com/driver:v1", KubeletRootDir: "/var/lib/kubelet",
 		MetricsBindAddress: "0", HealthProbeBindAddress: "0",
 	})
 	if err != nil {

@@ -100,8 +100,6 @@ var _ = Describe("the operator command", func() {
 				"operator",
 				"--namespace=" + ns,
 				"--image=example.com/csi-driver-spiffe:v1",
-				"--node-driver-registrar-image=example.com/registrar:v1",
-				"--liveness-probe-image=example.com/liveness:v1",
 				"--kubeconfig=" + kubeconfig,
 				"--metrics-bind-address=" + metrics,
 				"--health-probe-bind-address=" + health,
