@@ -64,6 +64,12 @@ bundle: manifests ## Generate the OLM bundle (bundle/, bundle.Dockerfile) from c
 controlplane: ## Build etcd and kube-apiserver from source into bin/ (cached; skipped when present).
 	hack/build-controlplane.sh $(CONTROLPLANE_DIR)
 
+.PHONY: node
+node: ## Build what a real node runs into bin/ (kubelet, kube-controller-manager, kube-scheduler, kube-proxy, containerd; cached) and install its Debian packages (needs root).
+	hack/build-controlplane.sh $(CONTROLPLANE_DIR) node
+	hack/build-containerd.sh $(CONTROLPLANE_DIR)
+	hack/install-node-packages.sh
+
 .PHONY: test
 test: controlplane verify vet ## Everything CI runs: build the control plane, verify generated files, vet, run all tests (e2e included).
 	$(GO) test ./... -count=1 -timeout 30m

@@ -135,19 +135,7 @@ func Start(ctx context.Context, opts Options) (h *Harness, err error) {
 	}
 
 	h.progress("installing the cert-manager stand-in: identity stamping and the approval check of CertificateRequests")
-	if err := certmanager.InstallIdentityStamping(ctx, h.Env.Client); err != nil {
-		return h, err
-	}
-	if err := certmanager.InstallApprovalCheck(ctx, h.Env.Client); err != nil {
-		return h, err
-	}
-	if err := certmanager.WaitForIdentityStamping(ctx, h.Env.Client, "default"); err != nil {
-		return h, err
-	}
-	if err := certmanager.WaitForApprovalCheck(ctx, h.Env.Config, env.Scheme, "default"); err != nil {
-		return h, err
-	}
-	if err := h.Env.EnsureNamespace(ctx, "cert-manager", nil); err != nil {
+	if err := certmanager.InstallStandIns(ctx, h.Env.Config, h.Env.Client, env.Scheme); err != nil {
 		return h, err
 	}
 	cm, err := certmanager.NewClient(h.Env.Config)

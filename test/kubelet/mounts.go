@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -57,6 +58,19 @@ func IsolateMounts() (code int, reran bool) {
 	// Go makes the new namespace's mounts private (MS_REC|MS_PRIVATE on /),
 	// so nothing propagates back to the host.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	// This process only waits: on Ctrl-C the terminal interrupts the
+	// child too, which cleans up and exits; a SIGTERM is passed on. Dying
+	// here would kill the child (Pdeathsig) before it cleaned up.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			if s == syscall.SIGTERM && cmd.Process != nil {
+				_ = cmd.Process.Signal(s)
+			}
+		}
+	}()
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
