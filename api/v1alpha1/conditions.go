@@ -62,6 +62,12 @@ const (
 	// ReasonDriverNameConflict: an older SpiffeTrustDomain uses the same
 	// driver name.
 	ReasonDriverNameConflict = "DriverNameConflict"
+	// ReasonForeignObject: an object the operator would create (the
+	// CSIDriver of the driver name, or a child's name) exists and was not
+	// created by the operator, for example a csi-driver-spiffe Helm
+	// release's; the operator never takes it over and applies nothing
+	// until it is removed.
+	ReasonForeignObject = "ForeignObject"
 	// ReasonIssuerNotFound: the issuer does not exist (yet).
 	ReasonIssuerNotFound = "IssuerNotFound"
 	// ReasonIssuerNotReady: the issuer exists but is not Ready.

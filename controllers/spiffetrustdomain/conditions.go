@@ -46,9 +46,12 @@ type observation struct {
 	// Invalid lists what is wrong with the spec; when non-empty nothing was
 	// applied and Config is the previous one.
 	Invalid field.ErrorList
-	// Conflict says why this object may not use its driver name; when
-	// non-empty the object has no children.
+	// Conflict says why this object may not use its driver name, or which
+	// foreign objects are in its way; when non-empty nothing is applied.
 	Conflict string
+	// ConflictReason is the reason of the conditions while Conflict is
+	// set: DriverNameConflict when empty, ForeignObject for foreign objects.
+	ConflictReason string
 	// Issuer and CABundle are the evaluated conditions, nil when they were
 	// not evaluated (invalid spec, conflict): the previous ones are kept.
 	Issuer   *cond
@@ -101,7 +104,7 @@ func computeStatus(td *spiffev1alpha1.SpiffeTrustDomain, prev []metav1.Condition
 			return cond{c.Status, c.Reason, c.Message}
 		}
 		if obs.Conflict != "" {
-			return cond{metav1.ConditionUnknown, spiffev1alpha1.ReasonDriverNameConflict, "not evaluated: " + obs.Conflict}
+			return cond{metav1.ConditionUnknown, obs.conflictReason(), "not evaluated: " + obs.Conflict}
 		}
 		return cond{metav1.ConditionUnknown, spiffev1alpha1.ReasonInvalidSpec, "not evaluated: the spec is invalid"}
 	}
@@ -175,11 +178,19 @@ func ownedConditionsOf(conds []metav1.Condition) []metav1.Condition {
 	return out
 }
 
+// conflictReason is the reason of the conditions while obs.Conflict is set.
+func (obs *observation) conflictReason() string {
+	if obs.ConflictReason != "" {
+		return obs.ConflictReason
+	}
+	return spiffev1alpha1.ReasonDriverNameConflict
+}
+
 func driverCondition(obs *observation) cond {
 	ds := obs.DaemonSet
 	switch {
 	case obs.Conflict != "":
-		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict, "the driver is not deployed: " + obs.Conflict}
+		return cond{metav1.ConditionFalse, obs.conflictReason(), "the driver is not deployed: " + obs.Conflict}
 	case ds == nil && len(obs.Invalid) > 0:
 		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonInvalidSpec, "the driver is not deployed: the spec is invalid"}
 	case ds == nil:
@@ -204,7 +215,7 @@ func approverCondition(td *spiffev1alpha1.SpiffeTrustDomain, obs *observation) c
 	d := obs.Deployment
 	switch {
 	case obs.Conflict != "":
-		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict, "the approver is not deployed: " + obs.Conflict}
+		return cond{metav1.ConditionFalse, obs.conflictReason(), "the approver is not deployed: " + obs.Conflict}
 	case d == nil && len(obs.Invalid) > 0:
 		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonInvalidSpec, "the approver is not deployed: the spec is invalid"}
 	case d == nil:
@@ -231,7 +242,7 @@ func degradedCondition(td *spiffev1alpha1.SpiffeTrustDomain, obs *observation) c
 	case len(obs.Invalid) > 0:
 		return cond{metav1.ConditionTrue, spiffev1alpha1.ReasonInvalidSpec, invalidMessage(obs)}
 	case obs.Conflict != "":
-		return cond{metav1.ConditionTrue, spiffev1alpha1.ReasonDriverNameConflict, obs.Conflict}
+		return cond{metav1.ConditionTrue, obs.conflictReason(), obs.Conflict}
 	case obs.ApplyErr != nil:
 		return cond{metav1.ConditionTrue, spiffev1alpha1.ReasonApplyFailed, "failed to reconcile the trust domain (retrying): " + obs.ApplyErr.Error()}
 	}
@@ -246,7 +257,7 @@ func readyCondition(td *spiffev1alpha1.SpiffeTrustDomain, obs *observation, cond
 	case len(obs.Invalid) > 0:
 		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonInvalidSpec, invalidMessage(obs)}
 	case obs.Conflict != "":
-		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict, obs.Conflict}
+		return cond{metav1.ConditionFalse, obs.conflictReason(), obs.Conflict}
 	case obs.ApplyErr != nil:
 		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonApplyFailed, "failed to reconcile the trust domain (retrying): " + obs.ApplyErr.Error()}
 	}

@@ -145,6 +145,18 @@ func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTru
 	obs.CABundle = &ca
 
 	children := desiredChildren(td, r.Options, in)
+	foreign, err := r.foreignChildren(ctx, td, children)
+	if err != nil {
+		return failed(err)
+	}
+	if len(foreign) > 0 {
+		// Never taken over, nothing applied nor pruned: the running
+		// children (if any) and status.config stay as they are. Foreign
+		// objects are not watched (the caches hold the operator's own),
+		// so their removal is noticed by looking again.
+		obs.Conflict, obs.ConflictReason = foreignMessage(foreign), spiffev1alpha1.ReasonForeignObject
+		return obs, ctrl.Result{RequeueAfter: foreignRecheck}, nil
+	}
 	applyErr := errors.Join(
 		// Children of an earlier SpiffeTrustDomain of the same name (the
 		// garbage collector has not deleted them yet) would refuse our
@@ -175,9 +187,8 @@ func (r *Reconciler) workloads(ctx context.Context, td *spiffev1alpha1.SpiffeTru
 
 // driverNameConflict says why td may not use its driver name, or "".
 // Among SpiffeTrustDomains with the same driver name the oldest (by
-// creation time, then name) keeps it. A CSIDriver of that name that td
-// does not control blocks it too: it belongs to another product or is
-// waiting for garbage collection.
+// creation time, then name) keeps it. A CSIDriver of that name that another
+// SpiffeTrustDomain controls blocks it too, until garbage collection.
 func (r *Reconciler) driverNameConflict(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDomain) (string, error) {
 	name := DriverName(td)
 	list := &spiffev1alpha1.SpiffeTrustDomainList{}
@@ -204,22 +215,15 @@ func (r *Reconciler) driverNameConflict(ctx context.Context, td *spiffev1alpha1.
 	if isControlledBy(csid, td) {
 		return "", nil
 	}
-	if owner := metav1.GetControllerOfNoCopy(csid); owner != nil {
-		if isStale(csid, td) {
-			// Left by an earlier object of the same name: garbage that
-			// prune deletes.
-			return "", nil
-		}
-		if owner.Kind == spiffev1alpha1.Kind && owner.APIVersion == spiffev1alpha1.GroupVersion.String() {
-			return fmt.Sprintf("CSIDriver %q still belongs to SpiffeTrustDomain %q (uid %s); waiting for it to be deleted (by that object's cleanup or the garbage collector)", name, owner.Name, owner.UID), nil
-		}
-		return fmt.Sprintf("CSIDriver %q is controlled by %s %q, not by this operator: choose another spec.driver.name (recreate this object) or remove the other driver", name, owner.Kind, owner.Name), nil
+	if owner := metav1.GetControllerOfNoCopy(csid); owner != nil && !isStale(csid, td) &&
+		owner.Kind == spiffev1alpha1.Kind && owner.APIVersion == spiffev1alpha1.GroupVersion.String() {
+		return fmt.Sprintf("CSIDriver %q still belongs to SpiffeTrustDomain %q (uid %s); waiting for it to be deleted (by that object's cleanup or the garbage collector)", name, owner.Name, owner.UID), nil
 	}
-	if csid.Labels[LabelManagedBy] == ManagedBy && csid.Labels[LabelTrustDomainObject] == td.Name {
-		// Ours, but its owner reference was removed: adopt it back.
-		return "", nil
-	}
-	return fmt.Sprintf("CSIDriver %q already exists and is not managed by this operator: remove it (for example by uninstalling a previous csi-driver-spiffe Helm release) so the operator can create it", name), nil
+	// A CSIDriver left by an earlier object of the same name is garbage
+	// that prune deletes; one of another product (a csi-driver-spiffe Helm
+	// release's) is a foreign object, reported with its manager before
+	// anything is applied (foreignChildren).
+	return "", nil
 }
 
 // older reports whether a was created before b (by name on a tie).
@@ -504,7 +508,7 @@ func newChildObject(kind string) client.Object {
 
 // applyCSIDriver applies the CSIDriver, deleting and recreating it when an
 // immutable field (attachRequired, volumeLifecycleModes) must change: the
-// API server refuses the patch as Invalid. driverNameConflict has made sure
+// API server refuses the patch as Invalid. foreignChildren has made sure
 // the existing object is ours.
 func (r *Reconciler) applyCSIDriver(ctx context.Context, c child) error {
 	err := r.Client.Apply(ctx, c.Apply, client.FieldOwner(FieldOwner), client.ForceOwnership)

@@ -93,7 +93,7 @@ var _ = Describe("driver name conflicts", func() {
 		cleanupDelete(foreign)
 		createClusterIssuer("foreign-ca", true, caIssuerConfig())
 		createTrustDomain(newTrustDomain("foreign", "foreign-ca", func(td *spiffev1alpha1.SpiffeTrustDomain) { td.Spec.Driver.Name = driverName }))
-		eventuallyCondition("foreign", spiffev1alpha1.ConditionReady, metav1.ConditionFalse, spiffev1alpha1.ReasonDriverNameConflict, "is not managed by this operator")
+		eventuallyCondition("foreign", spiffev1alpha1.ConditionReady, metav1.ConditionFalse, spiffev1alpha1.ReasonForeignObject, `CSIDriver "foreign.example.com" (field manager`, "was not created by this operator")
 		got := &storagev1.CSIDriver{}
 		Expect(cl.Get(ctx, client.ObjectKeyFromObject(foreign), got)).To(Succeed())
 		Expect(got.ResourceVersion).To(Equal(foreign.ResourceVersion), "the foreign CSIDriver is untouched")
