@@ -35,7 +35,10 @@ func TestMain(m *testing.M) {
 // make demo shows what the csi-driver-spiffe documentation shows, and
 // leaves nothing behind.
 func TestDemoShowsTheDocumentedResult(t *testing.T) {
-	dir, err := os.MkdirTemp("/var/tmp", "spiffe-demo-test-")
+	// A short prefix: the driver's registration socket lives under
+	// <dir>/node/var/lib/kubelet/plugins_registry/, and a unix socket path
+	// holds at most 107 bytes.
+	dir, err := os.MkdirTemp("/var/tmp", "sdt-")
 	if err != nil {
 		t.Fatal(err)
 	}

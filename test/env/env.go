@@ -83,6 +83,12 @@ func Start() (*Environment, error) {
 	te := &envtest.Environment{
 		Scheme:                Scheme,
 		ErrorIfCRDPathMissing: true,
+		// envtest's 20 s defaults were outlasted on a loaded 2-core machine
+		// (kube-apiserver starting, or stopping gracefully with watches
+		// open): a suite that passed then failed in its cleanup. These bound
+		// a hang; they are not a measure of anything.
+		ControlPlaneStartTimeout: time.Minute,
+		ControlPlaneStopTimeout:  time.Minute,
 		CRDDirectoryPaths: []string{
 			filepath.Join(root, "config", "crd", "bases"),
 			cmCRDs,
