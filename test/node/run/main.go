@@ -16,10 +16,9 @@ limitations under the License.
 
 // Command run starts the real one-node cluster of package test/node, runs a
 // command against it, and tears the node down, whatever the command's
-// outcome (and on Ctrl-C). `make test-node` runs the end-to-end suite with
-// it:
+// outcome (and on Ctrl-C). For example:
 //
-//	go run ./test/node/run -image bin/images/csi-driver-spiffe.tar -- go test ./test/e2e
+//	go run ./test/node/run -image bin/images/csi-driver-spiffe.tar -- kubectl get nodes
 //
 // The command gets KUBECONFIG (the administrator's), USE_EXISTING_CLUSTER=true,
 // E2E_NODE=true (the cluster is a fresh test node with the cert-manager
