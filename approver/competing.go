@@ -40,6 +40,7 @@ import (
 
 	spiffeac "github.com/cert-manager/csi-driver-spiffe-operator/api/applyconfiguration/api/v1alpha1"
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/trustdomain"
 )
 
@@ -264,7 +265,7 @@ func (c *competition) sync(ctx context.Context, force bool) error {
 	var found []foreignRequest
 	for i := range list.Items {
 		cr := &list.Items[i]
-		if !IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) {
+		if !operand.IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) {
 			continue
 		}
 		if cond, writer := foreignDecision(cr); writer != nil {
@@ -283,9 +284,9 @@ func (c *competition) sync(ctx context.Context, force bool) error {
 			continue
 		}
 		competingDecisionsTotal.WithLabelValues(string(f.cond.Type)).Inc()
-		c.recorder.Eventf(f.cr, nil, corev1.EventTypeWarning, EventReasonCompetingApprover, eventActionDetect, "%s", eventNote(fmt.Sprintf(
+		c.recorder.Eventf(f.cr, nil, corev1.EventTypeWarning, EventReasonCompetingApprover, eventActionDetect, "%s", operand.EventNote(fmt.Sprintf(
 			"this request for %s was %s by %s with reason %q, not by the csi-driver-spiffe approver: %s",
-			describeIssuer(cfg.IssuerRef), f.cond.Type, f.writer, f.cond.Reason, disableOtherApprovers)))
+			operand.DescribeIssuer(cfg.IssuerRef), f.cond.Type, f.writer, f.cond.Reason, disableOtherApprovers)))
 		log.Info("another approver decided a certificaterequest for the trust domain's issuer",
 			"certificaterequest", client.ObjectKeyFromObject(f.cr), "condition", f.cond.Type, "fieldManager", f.writer.manager,
 			"operation", f.writer.operation, "reason", f.cond.Reason)
@@ -303,7 +304,7 @@ const disableOtherApprovers = "disable every other approver of this issuer: cert
 
 // competingCondition is the condition for the requests decided by others.
 func competingCondition(found []foreignRequest, cfg *spiffev1alpha1.TrustDomainConfig) metav1.Condition {
-	issuer := describeIssuer(cfg.IssuerRef)
+	issuer := operand.DescribeIssuer(cfg.IssuerRef)
 	if len(found) == 0 {
 		return metav1.Condition{
 			Type:               spiffev1alpha1.ConditionCompetingApprover,

@@ -19,7 +19,6 @@ package approver
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
@@ -39,6 +38,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/approver/evaluator"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/trustdomain"
 )
@@ -52,9 +52,6 @@ const (
 	eventActionApprove = "Approve"
 	eventActionDeny    = "Deny"
 	eventActionDetect  = "DetectCompetingApprover"
-
-	// maxEventNote is the longest note an events.k8s.io/v1 Event accepts.
-	maxEventNote = 1024
 )
 
 // conflictRetry is when a request that changed while it was being decided is
@@ -97,7 +94,7 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		log.V(2).Info("not deciding: no configuration", "reason", err.Error())
 		return ctrl.Result{}, nil
 	}
-	if !IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) {
+	if !operand.IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) {
 		return ctrl.Result{}, nil
 	}
 	if _, writer := foreignDecision(cr); writer != nil {
@@ -123,11 +120,11 @@ func (r *reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	if d.Approved {
 		decisionsTotal.WithLabelValues(resultApproved, string(evaluator.RuleNone)).Inc()
-		r.recorder.Eventf(cr, nil, corev1.EventTypeNormal, EventReasonApproved, eventActionApprove, "%s", eventNote(d.Message))
+		r.recorder.Eventf(cr, nil, corev1.EventTypeNormal, EventReasonApproved, eventActionApprove, "%s", operand.EventNote(d.Message))
 		log.V(1).Info("approved certificaterequest", "username", cr.Spec.Username)
 	} else {
 		decisionsTotal.WithLabelValues(resultDenied, string(d.Rule)).Inc()
-		r.recorder.Eventf(cr, nil, corev1.EventTypeWarning, EventReasonDenied, eventActionDeny, "%s", eventNote(d.Message))
+		r.recorder.Eventf(cr, nil, corev1.EventTypeWarning, EventReasonDenied, eventActionDeny, "%s", operand.EventNote(d.Message))
 		log.Info("denied certificaterequest", "username", cr.Spec.Username, "rule", d.Rule, "message", d.Message)
 	}
 	return ctrl.Result{}, nil
@@ -154,14 +151,6 @@ func (r *reconciler) writeDecision(ctx context.Context, cr *cmapi.CertificateReq
 		return fmt.Errorf("failed to apply the %s condition of CertificateRequest %q: %w", typ, cr.Namespace+"/"+cr.Name, err)
 	}
 	return nil
-}
-
-// eventNote fits a message into an Event's note.
-func eventNote(msg string) string {
-	if len(msg) <= maxEventNote {
-		return msg
-	}
-	return strings.ToValidUTF8(msg[:maxEventNote-len("…")], "") + "…"
 }
 
 // configChanges is a source that enqueues every pending request whenever the

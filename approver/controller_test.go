@@ -337,39 +337,6 @@ func testScheme(t *testing.T) *runtime.Scheme {
 	return s
 }
 
-func TestIssuerMatches(t *testing.T) {
-	t.Parallel()
-	clusterIssuer := spiffev1alpha1.IssuerReference{Name: "ca", Kind: "ClusterIssuer", Group: "cert-manager.io"}
-	issuer := spiffev1alpha1.IssuerReference{Name: "ca", Kind: "Issuer", Group: "cert-manager.io"}
-	external := spiffev1alpha1.IssuerReference{Name: "ca", Kind: "AWSPCAClusterIssuer", Group: "awspca.cert-manager.io"}
-	tests := map[string]struct {
-		ref  cmmeta.IssuerReference
-		want spiffev1alpha1.IssuerReference
-		exp  bool
-	}{
-		"the same ClusterIssuer":                           {ref: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer", Group: "cert-manager.io"}, want: clusterIssuer, exp: true},
-		"a ClusterIssuer without group":                    {ref: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}, want: clusterIssuer, exp: true},
-		"no kind is an Issuer, not a ClusterIssuer":        {ref: cmmeta.IssuerReference{Name: "ca"}, want: clusterIssuer},
-		"no kind is an Issuer":                             {ref: cmmeta.IssuerReference{Name: "ca"}, want: issuer, exp: true},
-		"an Issuer with group":                             {ref: cmmeta.IssuerReference{Name: "ca", Kind: "Issuer", Group: "cert-manager.io"}, want: issuer, exp: true},
-		"another name":                                     {ref: cmmeta.IssuerReference{Name: "cb", Kind: "ClusterIssuer"}, want: clusterIssuer},
-		"another group":                                    {ref: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer", Group: "example.com"}, want: clusterIssuer},
-		"an external issuer":                               {ref: cmmeta.IssuerReference{Name: "ca", Kind: "AWSPCAClusterIssuer", Group: "awspca.cert-manager.io"}, want: external, exp: true},
-		"an external kind without its group":               {ref: cmmeta.IssuerReference{Name: "ca", Kind: "AWSPCAClusterIssuer"}, want: external},
-		"kinds differ in case":                             {ref: cmmeta.IssuerReference{Name: "ca", Kind: "clusterissuer"}, want: clusterIssuer},
-		"a configuration without kind means Issuer too":    {ref: cmmeta.IssuerReference{Name: "ca", Kind: "Issuer"}, want: spiffev1alpha1.IssuerReference{Name: "ca"}, exp: true},
-		"a configuration without group means cert-manager": {ref: cmmeta.IssuerReference{Name: "ca", Kind: "ClusterIssuer", Group: "cert-manager.io"}, want: spiffev1alpha1.IssuerReference{Name: "ca", Kind: "ClusterIssuer"}, exp: true},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			if got := IssuerMatches(tc.ref, tc.want); got != tc.exp {
-				t.Errorf("IssuerMatches(%+v, %+v) = %v, want %v", tc.ref, tc.want, got, tc.exp)
-			}
-		})
-	}
-}
-
 func TestForeignDecision(t *testing.T) {
 	t.Parallel()
 	approved := withCondition(cmapi.CertificateRequestConditionApproved, cmmeta.ConditionTrue, spiffe.ApprovalReason)
@@ -481,20 +448,6 @@ func TestCompetingCondition(t *testing.T) {
 				t.Errorf("competingCondition =\n%+v\nwant\n%+v", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestLeaderElectionIDFitsALeaseName(t *testing.T) {
-	t.Parallel()
-	if got, want := LeaderElectionID("foo-bar"), "csi-driver-spiffe-approver-foo-bar"; got != want {
-		t.Errorf("LeaderElectionID = %q, want %q", got, want)
-	}
-	a, b := LeaderElectionID(strings.Repeat("a", 253)), LeaderElectionID(strings.Repeat("a", 252)+"b")
-	if len(a) > 253 || !strings.HasPrefix(a, "csi-driver-spiffe-approver-") {
-		t.Errorf("LeaderElectionID of a 253-character name = %q, want a Lease name with the prefix", a)
-	}
-	if a == b || a != LeaderElectionID(strings.Repeat("a", 253)) {
-		t.Errorf("LeaderElectionID of long names is not a stable, distinct hash: %q, %q", a, b)
 	}
 }
 

@@ -17,43 +17,12 @@ limitations under the License.
 package approver
 
 import (
-	"fmt"
-
 	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	cmmeta "github.com/cert-manager/cert-manager/pkg/apis/meta/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
-
-// cert-manager's defaults for an issuerRef: an empty kind means a namespaced
-// Issuer, an empty group means cert-manager's own issuers.
-const (
-	defaultIssuerKind  = "Issuer"
-	defaultIssuerGroup = "cert-manager.io"
-)
-
-// IssuerMatches reports whether a CertificateRequest's issuerRef names the
-// configured issuer, with empty kind and group defaulted as cert-manager
-// defaults them. A namespaced issuer (kind Issuer) matches in every
-// namespace: the configuration names one Issuer per namespace.
-func IssuerMatches(ref cmmeta.IssuerReference, want spiffev1alpha1.IssuerReference) bool {
-	return ref.Name == want.Name &&
-		orDefault(ref.Kind, defaultIssuerKind) == orDefault(want.Kind, defaultIssuerKind) &&
-		orDefault(ref.Group, defaultIssuerGroup) == orDefault(want.Group, defaultIssuerGroup)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
-// describeIssuer names an issuer in messages, e.g.
-// `ClusterIssuer "csi-driver-spiffe-ca" (cert-manager.io)`.
-func describeIssuer(ref spiffev1alpha1.IssuerReference) string {
-	return fmt.Sprintf("%s %q (%s)", orDefault(ref.Kind, defaultIssuerKind), ref.Name, orDefault(ref.Group, defaultIssuerGroup))
-}
 
 // decision returns the Approved or Denied condition of cr, if any. Its
 // presence, whatever its status, means the request has been decided: a
@@ -86,5 +55,5 @@ func finished(cr *cmapi.CertificateRequest) bool {
 // pending reports whether cr is for the configured issuer and waits for a
 // decision.
 func pending(cr *cmapi.CertificateRequest, cfg *spiffev1alpha1.TrustDomainConfig) bool {
-	return IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) && decision(cr) == nil && !finished(cr)
+	return operand.IssuerMatches(cr.Spec.IssuerRef, cfg.IssuerRef) && decision(cr) == nil && !finished(cr)
 }

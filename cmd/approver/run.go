@@ -34,6 +34,7 @@ import (
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/approver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/cmd/approver/options"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/trustdomain"
 )
 
@@ -73,7 +74,7 @@ func run(ctx context.Context, opts *options.Options) error {
 		HealthProbeBindAddress:        opts.HealthProbeBindAddress,
 		LeaderElection:                opts.LeaderElect,
 		LeaderElectionNamespace:       opts.LeaderElectionNamespace,
-		LeaderElectionID:              approver.LeaderElectionID(opts.TrustDomainObject),
+		LeaderElectionID:              operand.ApproverLeaseName(opts.TrustDomainObject),
 		LeaderElectionReleaseOnCancel: true,
 	})
 	if err != nil {

@@ -28,6 +28,7 @@ import (
 
 	spiffev1alpha1ac "github.com/cert-manager/csi-driver-spiffe-operator/api/applyconfiguration/api/v1alpha1"
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // ownedConditions are the condition types the operator writes, in the order
@@ -205,7 +206,7 @@ func driverCondition(obs *observation) cond {
 		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonProgressing,
 			fmt.Sprintf("the driver is rolling out: %d of %d nodes run the current version, %d are ready; see kubectl -n %s get pods -l %s=%s,%s=%s",
 				ds.Status.UpdatedNumberScheduled, ds.Status.DesiredNumberScheduled, ds.Status.NumberReady,
-				ds.Namespace, LabelInstance, ds.Labels[LabelInstance], LabelComponent, ComponentDriver)}
+				ds.Namespace, LabelInstance, ds.Labels[LabelInstance], LabelComponent, operand.ComponentDriver)}
 	}
 	return cond{metav1.ConditionTrue, spiffev1alpha1.ReasonReady,
 		fmt.Sprintf("the driver is ready on all %d nodes", ds.Status.DesiredNumberScheduled)}
@@ -232,7 +233,7 @@ func approverCondition(td *spiffev1alpha1.SpiffeTrustDomain, obs *observation) c
 	case d.Status.UpdatedReplicas < want || d.Status.ReadyReplicas < want || d.Status.Replicas > d.Status.UpdatedReplicas:
 		return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonProgressing,
 			fmt.Sprintf("the approver is rolling out: %d of %d replicas run the current version, %d are ready; see kubectl -n %s get pods -l %s=%s,%s=%s",
-				d.Status.UpdatedReplicas, want, d.Status.ReadyReplicas, d.Namespace, LabelInstance, td.Name, LabelComponent, ComponentApprover)}
+				d.Status.UpdatedReplicas, want, d.Status.ReadyReplicas, d.Namespace, LabelInstance, td.Name, LabelComponent, operand.ComponentApprover)}
 	}
 	return cond{metav1.ConditionTrue, spiffev1alpha1.ReasonReady, fmt.Sprintf("all %d approver replicas are ready", want)}
 }

@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // Defaults applied when a field is empty. The CRD defaults them too; these
@@ -35,9 +36,6 @@ import (
 const (
 	defaultDuration              = time.Hour
 	defaultRenewBeforePercentage = 33
-	defaultECDSASize             = 521
-	defaultRSASize               = 2048
-	defaultIssuerKind            = "ClusterIssuer"
 	defaultCertificateFile       = "tls.crt"
 	defaultKeyFile               = "tls.key"
 	defaultCAFile                = "ca.crt"
@@ -101,14 +99,7 @@ func validateSpec(td *spiffev1alpha1.SpiffeTrustDomain) field.ErrorList {
 
 // issuerRef returns spec.issuerRef with kind and group defaulted.
 func issuerRef(td *spiffev1alpha1.SpiffeTrustDomain) spiffev1alpha1.IssuerReference {
-	ref := td.Spec.IssuerRef
-	if ref.Kind == "" {
-		ref.Kind = defaultIssuerKind
-	}
-	if ref.Group == "" {
-		ref.Group = certManagerGroup
-	}
-	return ref
+	return operand.IssuerRef(td.Spec.IssuerRef)
 }
 
 // buildConfig returns the configuration published in status.config for a
@@ -124,22 +115,7 @@ func buildConfig(td *spiffev1alpha1.SpiffeTrustDomain, ca *caBundle) *spiffev1al
 	if renew == 0 {
 		renew = defaultRenewBeforePercentage
 	}
-	key := cert.PrivateKey
-	if key.Algorithm == "" {
-		key.Algorithm = spiffev1alpha1.ECDSAKeyAlgorithm
-	}
-	switch key.Algorithm {
-	case spiffev1alpha1.ECDSAKeyAlgorithm:
-		if key.Size == 0 {
-			key.Size = defaultECDSASize
-		}
-	case spiffev1alpha1.RSAKeyAlgorithm:
-		if key.Size == 0 {
-			key.Size = defaultRSASize
-		}
-	case spiffev1alpha1.Ed25519KeyAlgorithm:
-		key.Size = 0
-	}
+	key := operand.DefaultKey(cert.PrivateKey)
 	files := spiffev1alpha1.FilesSpec{
 		Certificate: orDefault(td.Spec.Files.Certificate, defaultCertificateFile),
 		Key:         orDefault(td.Spec.Files.Key, defaultKeyFile),

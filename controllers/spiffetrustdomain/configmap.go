@@ -28,6 +28,7 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // maxCABundleSize bounds the copied bundle well under the 1 MiB limit of a
@@ -95,8 +96,8 @@ func parseCABundle(data []byte) (*caBundle, error) {
 // which may live in any namespace while a pod can only mount objects of its
 // own.
 func buildCABundleConfigMap(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, bundle *caBundle) *corev1ac.ConfigMapApplyConfiguration {
-	return corev1ac.ConfigMap(CABundleConfigMapName(td.Name), opts.Namespace).
-		WithLabels(childLabels(td.Name, ComponentCABundle)).
+	return corev1ac.ConfigMap(operand.CABundleConfigMapName(td.Name), opts.Namespace).
+		WithLabels(childLabels(td.Name, operand.ComponentCABundle)).
 		WithOwnerReferences(ownerReference(td)).
 		WithData(map[string]string{CABundleKey: string(bundle.PEM)})
 }

@@ -21,6 +21,7 @@ import (
 	storagev1ac "k8s.io/client-go/applyconfigurations/storage/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // tokenExpirationSeconds is the lifetime of the pod ServiceAccount token
@@ -49,7 +50,7 @@ const tokenExpirationSeconds = 3600
 //     the driver's atomic renewals.
 func buildCSIDriver(td *spiffev1alpha1.SpiffeTrustDomain) *storagev1ac.CSIDriverApplyConfiguration {
 	return storagev1ac.CSIDriver(DriverName(td)).
-		WithLabels(childLabels(td.Name, ComponentDriver)).
+		WithLabels(childLabels(td.Name, operand.ComponentDriver)).
 		WithOwnerReferences(ownerReference(td)).
 		WithSpec(storagev1ac.CSIDriverSpec().
 			WithAttachRequired(false).

@@ -31,6 +31,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // Volume names of the driver's pod.
@@ -108,7 +109,7 @@ func buildDriverDaemonSet(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, ca
 		volumes = append(volumes, corev1ac.Volume().
 			WithName(volumeCABundle).
 			WithConfigMap(corev1ac.ConfigMapVolumeSource().
-				WithName(CABundleConfigMapName(td.Name))))
+				WithName(operand.CABundleConfigMapName(td.Name))))
 	}
 
 	driver := corev1ac.Container().
@@ -150,14 +151,14 @@ func buildDriverDaemonSet(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, ca
 	}
 
 	podSpec := corev1ac.PodSpec().
-		WithServiceAccountName(DriverServiceAccountName(td.Name)).
+		WithServiceAccountName(operand.DriverServiceAccountName(td.Name)).
 		WithContainers(driver).
 		WithVolumes(volumes...)
 	schedule(podSpec, spec.NodeSelector, spec.Tolerations, spec.PriorityClassName)
 
-	podLabels := selectorLabels(td.Name, ComponentDriver)
-	return appsv1ac.DaemonSet(DriverDaemonSetName(td.Name), opts.Namespace).
-		WithLabels(childLabels(td.Name, ComponentDriver)).
+	podLabels := selectorLabels(td.Name, operand.ComponentDriver)
+	return appsv1ac.DaemonSet(operand.DriverDaemonSetName(td.Name), opts.Namespace).
+		WithLabels(childLabels(td.Name, operand.ComponentDriver)).
 		WithOwnerReferences(ownerReference(td)).
 		WithSpec(appsv1ac.DaemonSetSpec().
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(podLabels)).

@@ -26,6 +26,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 const containerApprover = "approver"
@@ -83,7 +84,7 @@ func buildApproverDeployment(td *spiffev1alpha1.SpiffeTrustDomain, opts Options)
 	}
 
 	podSpec := corev1ac.PodSpec().
-		WithServiceAccountName(ApproverServiceAccountName(td.Name)).
+		WithServiceAccountName(operand.ApproverServiceAccountName(td.Name)).
 		WithSecurityContext(corev1ac.PodSecurityContext().
 			WithRunAsNonRoot(true).
 			WithRunAsUser(approverUID).
@@ -92,9 +93,9 @@ func buildApproverDeployment(td *spiffev1alpha1.SpiffeTrustDomain, opts Options)
 		WithContainers(approver)
 	schedule(podSpec, spec.NodeSelector, spec.Tolerations, spec.PriorityClassName)
 
-	podLabels := selectorLabels(td.Name, ComponentApprover)
-	return appsv1ac.Deployment(ApproverDeploymentName(td.Name), opts.Namespace).
-		WithLabels(childLabels(td.Name, ComponentApprover)).
+	podLabels := selectorLabels(td.Name, operand.ComponentApprover)
+	return appsv1ac.Deployment(operand.ApproverDeploymentName(td.Name), opts.Namespace).
+		WithLabels(childLabels(td.Name, operand.ComponentApprover)).
 		WithOwnerReferences(ownerReference(td)).
 		WithSpec(appsv1ac.DeploymentSpec().
 			WithReplicas(replicas).

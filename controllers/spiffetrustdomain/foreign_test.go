@@ -25,6 +25,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // helmCSIDriver is the CSIDriver csi-driver-spiffe's Helm chart installs.
@@ -45,7 +46,7 @@ func TestForeignObjects(t *testing.T) {
 	t.Parallel()
 	td := testTrustDomain()
 	ours := func(mutate ...func(*metav1.ObjectMeta)) *metav1.ObjectMeta {
-		m := &metav1.ObjectMeta{Name: "x", Labels: childLabels(td.Name, ComponentDriver)}
+		m := &metav1.ObjectMeta{Name: "x", Labels: childLabels(td.Name, operand.ComponentDriver)}
 		for _, f := range mutate {
 			f(m)
 		}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // Kinds of children.
@@ -75,22 +76,22 @@ func (in installInputs) caBundleMounted() bool { return in.CABundle != nil || in
 func desiredChildren(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, in installInputs) []child {
 	ns := opts.Namespace
 	children := []child{
-		{childKey{kindServiceAccount, ns, DriverServiceAccountName(td.Name)}, buildServiceAccount(td, opts, ComponentDriver)},
-		{childKey{kindServiceAccount, ns, ApproverServiceAccountName(td.Name)}, buildServiceAccount(td, opts, ComponentApprover)},
+		{childKey{kindServiceAccount, ns, operand.DriverServiceAccountName(td.Name)}, buildServiceAccount(td, opts, operand.ComponentDriver)},
+		{childKey{kindServiceAccount, ns, operand.ApproverServiceAccountName(td.Name)}, buildServiceAccount(td, opts, operand.ComponentApprover)},
 
-		{childKey{kindClusterRole, "", RBACName(td.Name, ComponentDriver)}, buildDriverClusterRole(td)},
-		{childKey{kindClusterRole, "", RBACName(td.Name, ComponentApprover)}, buildApproverClusterRole(td, in.SignerNames)},
-		{childKey{kindClusterRole, "", RBACName(td.Name, ComponentRequester)}, buildRequesterClusterRole(td)},
-		{childKey{kindRole, ns, RBACName(td.Name, ComponentApprover)}, buildApproverRole(td, opts)},
+		{childKey{kindClusterRole, "", operand.RBACName(td.Name, operand.ComponentDriver)}, buildClusterRole(td, operand.ComponentDriver, operand.DriverClusterRules(td.Name))},
+		{childKey{kindClusterRole, "", operand.RBACName(td.Name, operand.ComponentApprover)}, buildClusterRole(td, operand.ComponentApprover, operand.ApproverClusterRules(td.Name, in.SignerNames))},
+		{childKey{kindClusterRole, "", operand.RBACName(td.Name, operand.ComponentRequester)}, buildClusterRole(td, operand.ComponentRequester, operand.RequesterRules())},
+		{childKey{kindRole, ns, operand.RBACName(td.Name, operand.ComponentApprover)}, buildRole(td, ns, operand.ComponentApprover, operand.ApproverNamespaceRules(td.Name))},
 
-		{childKey{kindClusterRoleBinding, "", RBACName(td.Name, ComponentDriver)}, buildClusterRoleBinding(td, opts, ComponentDriver)},
-		{childKey{kindClusterRoleBinding, "", RBACName(td.Name, ComponentApprover)}, buildClusterRoleBinding(td, opts, ComponentApprover)},
-		{childKey{kindRoleBinding, ns, RBACName(td.Name, ComponentApprover)}, buildApproverRoleBinding(td, opts)},
+		{childKey{kindClusterRoleBinding, "", operand.RBACName(td.Name, operand.ComponentDriver)}, buildClusterRoleBinding(td, opts, operand.ComponentDriver)},
+		{childKey{kindClusterRoleBinding, "", operand.RBACName(td.Name, operand.ComponentApprover)}, buildClusterRoleBinding(td, opts, operand.ComponentApprover)},
+		{childKey{kindRoleBinding, ns, operand.RBACName(td.Name, operand.ComponentApprover)}, buildRoleBinding(td, opts, operand.ComponentApprover, "Role", ns)},
 	}
 	for _, rns := range in.RequesterNamespaces {
-		children = append(children, child{childKey{kindRoleBinding, rns, RBACName(td.Name, ComponentRequester)}, buildRequesterRoleBinding(td, rns)})
+		children = append(children, child{childKey{kindRoleBinding, rns, operand.RBACName(td.Name, operand.ComponentRequester)}, buildRoleBinding(td, opts, operand.ComponentRequester, "ClusterRole", rns)})
 	}
-	cmKey := childKey{kindConfigMap, ns, CABundleConfigMapName(td.Name)}
+	cmKey := childKey{kindConfigMap, ns, operand.CABundleConfigMapName(td.Name)}
 	switch {
 	case in.CABundle != nil:
 		children = append(children, child{cmKey, buildCABundleConfigMap(td, opts, in.CABundle)})
@@ -99,8 +100,8 @@ func desiredChildren(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, in inst
 	}
 	children = append(children,
 		child{childKey{kindCSIDriver, "", DriverName(td)}, buildCSIDriver(td)},
-		child{childKey{kindDaemonSet, ns, DriverDaemonSetName(td.Name)}, buildDriverDaemonSet(td, opts, in.caBundleMounted())},
-		child{childKey{kindDeployment, ns, ApproverDeploymentName(td.Name)}, buildApproverDeployment(td, opts)},
+		child{childKey{kindDaemonSet, ns, operand.DriverDaemonSetName(td.Name)}, buildDriverDaemonSet(td, opts, in.caBundleMounted())},
+		child{childKey{kindDeployment, ns, operand.ApproverDeploymentName(td.Name)}, buildApproverDeployment(td, opts)},
 	)
 	return children
 }

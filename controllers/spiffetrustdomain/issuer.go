@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // cond is the status, reason and message of one condition.
@@ -33,18 +34,6 @@ type cond struct {
 	Status  metav1.ConditionStatus
 	Reason  string
 	Message string
-}
-
-// certManagerIssuerResource returns the resource of cert-manager's own
-// issuer kinds, which need no discovery.
-func certManagerIssuerResource(kind string) *issuerResource {
-	switch kind {
-	case cmapi.ClusterIssuerKind:
-		return &issuerResource{Resource: "clusterissuers", Namespaced: false}
-	case cmapi.IssuerKind:
-		return &issuerResource{Resource: "issuers", Namespaced: true}
-	}
-	return nil
 }
 
 // issuerLookup finds a cert-manager issuer of the spec's kind and name in a
@@ -58,7 +47,7 @@ type issuerLookup func(namespace string) (cmapi.GenericIssuer, error)
 // namespace that spec.requesterNamespaceSelector matches; without a
 // selector the operator cannot know which namespaces need one, and says so
 // (Unknown).
-func issuerCondition(ref spiffev1alpha1.IssuerReference, res *issuerResource, selectorSet bool, namespaces []string, lookup issuerLookup) (cond, error) {
+func issuerCondition(ref spiffev1alpha1.IssuerReference, res *operand.IssuerResource, selectorSet bool, namespaces []string, lookup issuerLookup) (cond, error) {
 	if ref.Group != certManagerGroup {
 		if res == nil {
 			return cond{metav1.ConditionFalse, spiffev1alpha1.ReasonIssuerNotFound,

@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 func testIssuer(ns string, config cmapi.IssuerConfig, ready cmmeta.ConditionStatus) cmapi.GenericIssuer {
@@ -54,7 +55,7 @@ func TestIssuerCondition(t *testing.T) {
 
 	tests := map[string]struct {
 		ref         spiffev1alpha1.IssuerReference
-		res         *issuerResource
+		res         *operand.IssuerResource
 		selectorSet bool
 		namespaces  []string
 		issuers     map[string]cmapi.GenericIssuer
@@ -119,7 +120,7 @@ func TestIssuerCondition(t *testing.T) {
 			want:    metav1.ConditionFalse, reason: spiffev1alpha1.ReasonIssuerNotReady, message: `Issuer "ca" in namespace b is not ready`,
 		},
 		"a served external issuer is not checked further": {
-			ref: extRef, res: &issuerResource{Resource: "awspcaclusterissuers"},
+			ref: extRef, res: &operand.IssuerResource{Resource: "awspcaclusterissuers"},
 			want: metav1.ConditionTrue, reason: spiffev1alpha1.ReasonExternalIssuer, message: "does not check that it exists or is ready",
 		},
 		"an external issuer whose kind is not served": {
@@ -132,7 +133,7 @@ func TestIssuerCondition(t *testing.T) {
 			t.Parallel()
 			res := tc.res
 			if tc.ref.Group == certManagerGroup {
-				res = certManagerIssuerResource(tc.ref.Kind)
+				res = operand.CertManagerIssuerResource(tc.ref.Kind)
 			}
 			got, err := issuerCondition(tc.ref, res, tc.selectorSet, tc.namespaces, func(ns string) (cmapi.GenericIssuer, error) {
 				return tc.issuers[ns], nil
@@ -151,7 +152,7 @@ func TestIssuerConditionReturnsLookupErrors(t *testing.T) {
 	t.Parallel()
 	boom := errors.New("cache not synced")
 	_, err := issuerCondition(spiffev1alpha1.IssuerReference{Name: "ca", Kind: "ClusterIssuer", Group: "cert-manager.io"},
-		certManagerIssuerResource("ClusterIssuer"), false, nil,
+		operand.CertManagerIssuerResource("ClusterIssuer"), false, nil,
 		func(string) (cmapi.GenericIssuer, error) { return nil, boom })
 	if !errors.Is(err, boom) {
 		t.Fatalf("error = %v, want %v", err, boom)

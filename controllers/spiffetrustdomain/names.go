@@ -21,15 +21,7 @@ import (
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
-)
-
-// Components of a trust domain, used in names and in the
-// app.kubernetes.io/component label.
-const (
-	ComponentDriver    = "driver"
-	ComponentApprover  = "approver"
-	ComponentRequester = "requester"
-	ComponentCABundle  = "ca-bundle"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // Labels on every child. The managed-by label is also the selector of the
@@ -44,8 +36,6 @@ const (
 	// ours alone, so nothing else sets it by accident.
 	LabelTrustDomainObject = "spiffe.csi.cert-manager.io/trust-domain-object"
 
-	// AppName is the value of app.kubernetes.io/name.
-	AppName = "csi-driver-spiffe"
 	// ManagedBy is the value of app.kubernetes.io/managed-by.
 	ManagedBy = "csi-driver-spiffe-operator"
 )
@@ -89,30 +79,10 @@ func DriverName(td *spiffev1alpha1.SpiffeTrustDomain) string {
 	return td.Spec.Driver.Name
 }
 
-// DriverServiceAccountName is the ServiceAccount and DaemonSet name of the driver.
-func DriverServiceAccountName(td string) string { return td + "-driver" }
-
-// ApproverServiceAccountName is the ServiceAccount and Deployment name of the approver.
-func ApproverServiceAccountName(td string) string { return td + "-approver" }
-
-// DriverDaemonSetName is the driver DaemonSet's name.
-func DriverDaemonSetName(td string) string { return td + "-driver" }
-
-// ApproverDeploymentName is the approver Deployment's name.
-func ApproverDeploymentName(td string) string { return td + "-approver" }
-
-// CABundleConfigMapName is the name of the ConfigMap holding the validated
-// CA bundle.
-func CABundleConfigMapName(td string) string { return td + "-ca-bundle" }
-
-// RBACName is the name of the ClusterRoles, ClusterRoleBindings, Roles and
-// RoleBindings of a component: csi-driver-spiffe:<td>:<component>.
-func RBACName(td, component string) string { return AppName + ":" + td + ":" + component }
-
 // selectorLabels select the pods of a component.
 func selectorLabels(td, component string) map[string]string {
 	return map[string]string{
-		LabelName:      AppName,
+		LabelName:      operand.AppName,
 		LabelInstance:  td,
 		LabelComponent: component,
 	}

@@ -17,209 +17,102 @@ limitations under the License.
 package spiffetrustdomain
 
 import (
-	"fmt"
-	"sort"
-
 	rbacv1 "k8s.io/api/rbac/v1"
 	rbacv1ac "k8s.io/client-go/applyconfigurations/rbac/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
-	"github.com/cert-manager/csi-driver-spiffe-operator/approver"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
-const (
-	certManagerGroup  = "cert-manager.io"
-	coordinationGroup = "coordination.k8s.io"
-	eventsGroup       = "events.k8s.io"
-)
+const certManagerGroup = operand.DefaultIssuerGroup
 
-// buildDriverClusterRole returns the driver's ClusterRole. The driver
-// creates CertificateRequests as the pod's ServiceAccount (with the pod's
-// token), never as itself, so it gets no create: only what it needs to wait
-// for a request and clean it up, and to read its own SpiffeTrustDomain.
-func buildDriverClusterRole(td *spiffev1alpha1.SpiffeTrustDomain) *rbacv1ac.ClusterRoleApplyConfiguration {
-	return rbacv1ac.ClusterRole(RBACName(td.Name, ComponentDriver)).
-		WithLabels(childLabels(td.Name, ComponentDriver)).
+// buildClusterRole returns the ClusterRole of a component of td, granting
+// rules (from operand: DriverClusterRules, ApproverClusterRules,
+// RequesterRules).
+func buildClusterRole(td *spiffev1alpha1.SpiffeTrustDomain, component string, rules []rbacv1.PolicyRule) *rbacv1ac.ClusterRoleApplyConfiguration {
+	return rbacv1ac.ClusterRole(operand.RBACName(td.Name, component)).
+		WithLabels(childLabels(td.Name, component)).
 		WithOwnerReferences(ownerReference(td)).
-		WithRules(
-			rbacv1ac.PolicyRule().
-				WithAPIGroups(certManagerGroup).
-				WithResources("certificaterequests").
-				WithVerbs("get", "list", "watch", "delete"),
-			trustDomainReadRule(td),
-		)
+		WithRules(policyRules(rules)...)
 }
 
-// buildApproverClusterRole returns the approver's ClusterRole: it reads
-// CertificateRequests, sets their Approved/Denied conditions, and may
-// approve for exactly the signers in signerNames (see signerNames). It
-// writes the CompetingApprover condition of its own SpiffeTrustDomain.
-func buildApproverClusterRole(td *spiffev1alpha1.SpiffeTrustDomain, signers []string) *rbacv1ac.ClusterRoleApplyConfiguration {
-	rules := []*rbacv1ac.PolicyRuleApplyConfiguration{
-		rbacv1ac.PolicyRule().
-			WithAPIGroups(certManagerGroup).
-			WithResources("certificaterequests").
-			WithVerbs("get", "list", "watch"),
-		rbacv1ac.PolicyRule().
-			WithAPIGroups(certManagerGroup).
-			WithResources("certificaterequests/status").
-			WithVerbs("update", "patch"),
-	}
-	if len(signers) > 0 {
-		rules = append(rules, rbacv1ac.PolicyRule().
-			WithAPIGroups(certManagerGroup).
-			WithResources("signers").
-			WithVerbs("approve").
-			WithResourceNames(signers...))
-	}
-	rules = append(rules,
-		rbacv1ac.PolicyRule().
-			WithAPIGroups("", eventsGroup).
-			WithResources("events").
-			WithVerbs("create", "patch"),
-		trustDomainReadRule(td),
-		rbacv1ac.PolicyRule().
-			WithAPIGroups(spiffev1alpha1.GroupVersion.Group).
-			WithResources("spiffetrustdomains/status").
-			WithVerbs("get", "patch").
-			WithResourceNames(td.Name),
-	)
-	return rbacv1ac.ClusterRole(RBACName(td.Name, ComponentApprover)).
-		WithLabels(childLabels(td.Name, ComponentApprover)).
+// buildRole returns the Role of a component of td in namespace ns.
+func buildRole(td *spiffev1alpha1.SpiffeTrustDomain, ns, component string, rules []rbacv1.PolicyRule) *rbacv1ac.RoleApplyConfiguration {
+	return rbacv1ac.Role(operand.RBACName(td.Name, component), ns).
+		WithLabels(childLabels(td.Name, component)).
 		WithOwnerReferences(ownerReference(td)).
-		WithRules(rules...)
-}
-
-// buildRequesterClusterRole returns the ClusterRole every ServiceAccount
-// whose pods mount the volume needs: the driver creates the pod's
-// CertificateRequest as that ServiceAccount.
-func buildRequesterClusterRole(td *spiffev1alpha1.SpiffeTrustDomain) *rbacv1ac.ClusterRoleApplyConfiguration {
-	return rbacv1ac.ClusterRole(RBACName(td.Name, ComponentRequester)).
-		WithLabels(childLabels(td.Name, ComponentRequester)).
-		WithOwnerReferences(ownerReference(td)).
-		WithRules(rbacv1ac.PolicyRule().
-			WithAPIGroups(certManagerGroup).
-			WithResources("certificaterequests").
-			WithVerbs("create"))
-}
-
-// trustDomainReadRule lets the driver and approver read (and watch, with a
-// metadata.name field selector) their own SpiffeTrustDomain and no other.
-func trustDomainReadRule(td *spiffev1alpha1.SpiffeTrustDomain) *rbacv1ac.PolicyRuleApplyConfiguration {
-	return rbacv1ac.PolicyRule().
-		WithAPIGroups(spiffev1alpha1.GroupVersion.Group).
-		WithResources("spiffetrustdomains").
-		WithVerbs("get", "list", "watch").
-		WithResourceNames(td.Name)
+		WithRules(policyRules(rules)...)
 }
 
 // buildClusterRoleBinding binds the ClusterRole of a component (driver or
 // approver) to its ServiceAccount.
 func buildClusterRoleBinding(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, component string) *rbacv1ac.ClusterRoleBindingApplyConfiguration {
-	name := RBACName(td.Name, component)
-	return rbacv1ac.ClusterRoleBinding(name).
+	b := newBinding(td, opts, component, "ClusterRole", "")
+	return rbacv1ac.ClusterRoleBinding(b.name).
 		WithLabels(childLabels(td.Name, component)).
 		WithOwnerReferences(ownerReference(td)).
-		WithRoleRef(rbacv1ac.RoleRef().
-			WithAPIGroup(rbacv1.GroupName).
-			WithKind("ClusterRole").
-			WithName(name)).
-		WithSubjects(rbacv1ac.Subject().
-			WithKind(rbacv1.ServiceAccountKind).
-			WithName(td.Name + "-" + component).
-			WithNamespace(opts.Namespace))
+		WithRoleRef(b.roleRef).
+		WithSubjects(b.subject)
 }
 
-// ApproverLeaseName is the name of the approver's leader election Lease,
-// exactly as the approver names it.
-func ApproverLeaseName(td string) string { return approver.LeaderElectionID(td) }
-
-// buildApproverRole returns the approver's Role in the operator's
-// namespace: its leader election Lease. create cannot be limited to a name;
-// get and update are.
-func buildApproverRole(td *spiffev1alpha1.SpiffeTrustDomain, opts Options) *rbacv1ac.RoleApplyConfiguration {
-	return rbacv1ac.Role(RBACName(td.Name, ComponentApprover), opts.Namespace).
-		WithLabels(childLabels(td.Name, ComponentApprover)).
+// buildRoleBinding binds the role of a component in namespace ns: the
+// approver's Role in the operator's namespace, or the requester ClusterRole
+// in a requester namespace.
+func buildRoleBinding(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, component, roleKind, ns string) *rbacv1ac.RoleBindingApplyConfiguration {
+	b := newBinding(td, opts, component, roleKind, ns)
+	return rbacv1ac.RoleBinding(b.name, ns).
+		WithLabels(childLabels(td.Name, component)).
 		WithOwnerReferences(ownerReference(td)).
-		WithRules(
-			rbacv1ac.PolicyRule().
-				WithAPIGroups(coordinationGroup).
-				WithResources("leases").
-				WithVerbs("create"),
-			rbacv1ac.PolicyRule().
-				WithAPIGroups(coordinationGroup).
-				WithResources("leases").
-				WithVerbs("get", "update").
-				WithResourceNames(ApproverLeaseName(td.Name)),
-		)
+		WithRoleRef(b.roleRef).
+		WithSubjects(b.subject)
 }
 
-// buildApproverRoleBinding binds the approver's Role to its ServiceAccount.
-func buildApproverRoleBinding(td *spiffev1alpha1.SpiffeTrustDomain, opts Options) *rbacv1ac.RoleBindingApplyConfiguration {
-	name := RBACName(td.Name, ComponentApprover)
-	return rbacv1ac.RoleBinding(name, opts.Namespace).
-		WithLabels(childLabels(td.Name, ComponentApprover)).
-		WithOwnerReferences(ownerReference(td)).
-		WithRoleRef(rbacv1ac.RoleRef().
-			WithAPIGroup(rbacv1.GroupName).
-			WithKind("Role").
-			WithName(name)).
-		WithSubjects(rbacv1ac.Subject().
-			WithKind(rbacv1.ServiceAccountKind).
-			WithName(ApproverServiceAccountName(td.Name)).
-			WithNamespace(opts.Namespace))
+// binding is what every binding of a component grants: its role (named
+// operand.RBACName, like the binding) to its subject.
+type binding struct {
+	name    string
+	roleRef *rbacv1ac.RoleRefApplyConfiguration
+	subject *rbacv1ac.SubjectApplyConfiguration
 }
 
-// buildRequesterRoleBinding grants the requester ClusterRole to every
-// ServiceAccount of namespace ns (group system:serviceaccounts:<ns>).
-func buildRequesterRoleBinding(td *spiffev1alpha1.SpiffeTrustDomain, ns string) *rbacv1ac.RoleBindingApplyConfiguration {
-	name := RBACName(td.Name, ComponentRequester)
-	return rbacv1ac.RoleBinding(name, ns).
-		WithLabels(childLabels(td.Name, ComponentRequester)).
-		WithOwnerReferences(ownerReference(td)).
-		WithRoleRef(rbacv1ac.RoleRef().
-			WithAPIGroup(rbacv1.GroupName).
-			WithKind("ClusterRole").
-			WithName(name)).
-		WithSubjects(rbacv1ac.Subject().
+// newBinding returns the binding of a component of td. The subject of the
+// driver and the approver is their ServiceAccount in the operator's
+// namespace; that of the requester role is every ServiceAccount of the
+// requester namespace ns.
+func newBinding(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, component, roleKind, ns string) binding {
+	name := operand.RBACName(td.Name, component)
+	subject := rbacv1ac.Subject().
+		WithKind(rbacv1.ServiceAccountKind).
+		WithName(operand.ServiceAccountName(td.Name, component)).
+		WithNamespace(opts.Namespace)
+	if component == operand.ComponentRequester {
+		subject = rbacv1ac.Subject().
 			WithAPIGroup(rbacv1.GroupName).
 			WithKind(rbacv1.GroupKind).
-			WithName("system:serviceaccounts:" + ns))
+			WithName(operand.RequesterGroup(ns))
+	}
+	return binding{
+		name:    name,
+		roleRef: rbacv1ac.RoleRef().WithAPIGroup(rbacv1.GroupName).WithKind(roleKind).WithName(name),
+		subject: subject,
+	}
 }
 
-// issuerResource is what the API server says about an issuer's kind: its
-// plural resource name and whether it is namespaced. cert-manager names a
-// signer after it (see signerNames).
-type issuerResource struct {
-	Resource   string
-	Namespaced bool
-}
-
-// signerNames returns the cert-manager signer names the approver may approve
-// for, exactly as cert-manager's webhook checks them:
-// <resource>.<group>/<name> for a cluster-scoped issuer and
-// <resource>.<group>/<namespace>.<name> for a namespaced one, in each
-// namespace of requesterNamespaces. A namespaced issuer without a
-// requesterNamespaceSelector can be used from any namespace, which only the
-// wildcard <resource>.<group>/* covers.
-//
-// res is nil when the issuer's kind is not served (an external issuer whose
-// CRDs are not installed): then there is nothing to approve for.
-func signerNames(ref spiffev1alpha1.IssuerReference, res *issuerResource, selectorSet bool, requesterNamespaces []string) []string {
-	if res == nil {
-		return nil
+// policyRules converts rules to apply configurations, field by field.
+func policyRules(rules []rbacv1.PolicyRule) []*rbacv1ac.PolicyRuleApplyConfiguration {
+	out := make([]*rbacv1ac.PolicyRuleApplyConfiguration, 0, len(rules))
+	for _, r := range rules {
+		ac := rbacv1ac.PolicyRule().
+			WithAPIGroups(r.APIGroups...).
+			WithResources(r.Resources...).
+			WithVerbs(r.Verbs...)
+		if len(r.ResourceNames) > 0 {
+			ac.WithResourceNames(r.ResourceNames...)
+		}
+		if len(r.NonResourceURLs) > 0 {
+			ac.WithNonResourceURLs(r.NonResourceURLs...)
+		}
+		out = append(out, ac)
 	}
-	prefix := res.Resource + "." + ref.Group + "/"
-	switch {
-	case !res.Namespaced:
-		return []string{prefix + ref.Name}
-	case !selectorSet:
-		return []string{prefix + "*"}
-	}
-	names := make([]string, 0, len(requesterNamespaces))
-	for _, ns := range requesterNamespaces {
-		names = append(names, fmt.Sprintf("%s%s.%s", prefix, ns, ref.Name))
-	}
-	sort.Strings(names)
-	return names
+	return out
 }

@@ -19,9 +19,7 @@ package spiffetrustdomain
 import (
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
-	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 func labelsYAML(component string) string {
@@ -42,7 +40,7 @@ func TestBuildRBAC(t *testing.T) {
 		want string
 	}{
 		"the driver may wait for and delete requests, and read its own trust domain, but not create requests": {
-			got: buildDriverClusterRole(td),
+			got: buildClusterRole(td, operand.ComponentDriver, operand.DriverClusterRules(td.Name)),
 			want: `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -59,7 +57,7 @@ rules:
 `,
 		},
 		"the approver may approve for exactly its signers": {
-			got: buildApproverClusterRole(td, []string{"clusterissuers.cert-manager.io/csi-driver-spiffe-ca"}),
+			got: buildClusterRole(td, operand.ComponentApprover, operand.ApproverClusterRules(td.Name, []string{"clusterissuers.cert-manager.io/csi-driver-spiffe-ca"})),
 			want: `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -71,12 +69,12 @@ rules:
   verbs: [get, list, watch]
 - apiGroups: [cert-manager.io]
   resources: [certificaterequests/status]
-  verbs: [update, patch]
+  verbs: [patch]
 - apiGroups: [cert-manager.io]
   resources: [signers]
   verbs: [approve]
   resourceNames: [clusterissuers.cert-manager.io/csi-driver-spiffe-ca]
-- apiGroups: ["", events.k8s.io]
+- apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
 - apiGroups: [spiffe.csi.cert-manager.io]
@@ -85,12 +83,12 @@ rules:
   resourceNames: [foo-bar]
 - apiGroups: [spiffe.csi.cert-manager.io]
   resources: [spiffetrustdomains/status]
-  verbs: [get, patch]
+  verbs: [patch]
   resourceNames: [foo-bar]
 `,
 		},
 		"without a signer the approver may approve nothing": {
-			got: buildApproverClusterRole(td, nil),
+			got: buildClusterRole(td, operand.ComponentApprover, operand.ApproverClusterRules(td.Name, nil)),
 			want: `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -102,8 +100,8 @@ rules:
   verbs: [get, list, watch]
 - apiGroups: [cert-manager.io]
   resources: [certificaterequests/status]
-  verbs: [update, patch]
-- apiGroups: ["", events.k8s.io]
+  verbs: [patch]
+- apiGroups: [events.k8s.io]
   resources: [events]
   verbs: [create, patch]
 - apiGroups: [spiffe.csi.cert-manager.io]
@@ -112,12 +110,12 @@ rules:
   resourceNames: [foo-bar]
 - apiGroups: [spiffe.csi.cert-manager.io]
   resources: [spiffetrustdomains/status]
-  verbs: [get, patch]
+  verbs: [patch]
   resourceNames: [foo-bar]
 `,
 		},
 		"requesters may only create requests": {
-			got: buildRequesterClusterRole(td),
+			got: buildClusterRole(td, operand.ComponentRequester, operand.RequesterRules()),
 			want: `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
@@ -130,7 +128,7 @@ rules:
 `,
 		},
 		"the driver's binding": {
-			got: buildClusterRoleBinding(td, testOptions, ComponentDriver),
+			got: buildClusterRoleBinding(td, testOptions, operand.ComponentDriver),
 			want: `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -142,7 +140,7 @@ subjects:
 `,
 		},
 		"the approver's binding": {
-			got: buildClusterRoleBinding(td, testOptions, ComponentApprover),
+			got: buildClusterRoleBinding(td, testOptions, operand.ComponentApprover),
 			want: `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -153,8 +151,8 @@ subjects:
 - {kind: ServiceAccount, name: foo-bar-approver, namespace: csi-driver-spiffe}
 `,
 		},
-		"the approver's leader election Role, in the operator's namespace": {
-			got: buildApproverRole(td, testOptions),
+		"the approver's leader election Role, in the operator's namespace, with the core Events leader election records": {
+			got: buildRole(td, testOptions.Namespace, operand.ComponentApprover, operand.ApproverNamespaceRules(td.Name)),
 			want: `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
@@ -169,10 +167,13 @@ rules:
   resources: [leases]
   verbs: [get, update]
   resourceNames: [csi-driver-spiffe-approver-foo-bar]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create, patch]
 `,
 		},
 		"the approver's leader election RoleBinding": {
-			got: buildApproverRoleBinding(td, testOptions),
+			got: buildRoleBinding(td, testOptions, operand.ComponentApprover, "Role", testOptions.Namespace),
 			want: `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -185,7 +186,7 @@ subjects:
 `,
 		},
 		"a requester binding grants every ServiceAccount of its namespace": {
-			got: buildRequesterRoleBinding(td, "sandbox"),
+			got: buildRoleBinding(td, testOptions, operand.ComponentRequester, "ClusterRole", "sandbox"),
 			want: `
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -198,7 +199,7 @@ subjects:
 `,
 		},
 		"the driver's ServiceAccount": {
-			got: buildServiceAccount(td, testOptions, ComponentDriver),
+			got: buildServiceAccount(td, testOptions, operand.ComponentDriver),
 			want: `
 apiVersion: v1
 kind: ServiceAccount
@@ -208,7 +209,7 @@ metadata:
 `,
 		},
 		"the approver's ServiceAccount": {
-			got: buildServiceAccount(td, testOptions, ComponentApprover),
+			got: buildServiceAccount(td, testOptions, operand.ComponentApprover),
 			want: `
 apiVersion: v1
 kind: ServiceAccount
@@ -222,65 +223,6 @@ metadata:
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			expectYAML(t, tc.got, tc.want)
-		})
-	}
-}
-
-func TestSignerNames(t *testing.T) {
-	t.Parallel()
-	ref := func(kind, group string) spiffev1alpha1.IssuerReference {
-		return spiffev1alpha1.IssuerReference{Name: "ca", Kind: kind, Group: group}
-	}
-	tests := map[string]struct {
-		ref         spiffev1alpha1.IssuerReference
-		res         *issuerResource
-		selectorSet bool
-		namespaces  []string
-		want        []string
-	}{
-		"a ClusterIssuer": {
-			ref: ref("ClusterIssuer", "cert-manager.io"), res: certManagerIssuerResource("ClusterIssuer"),
-			want: []string{"clusterissuers.cert-manager.io/ca"},
-		},
-		"a ClusterIssuer ignores the requester namespaces": {
-			ref: ref("ClusterIssuer", "cert-manager.io"), res: certManagerIssuerResource("ClusterIssuer"),
-			selectorSet: true, namespaces: []string{"a", "b"},
-			want: []string{"clusterissuers.cert-manager.io/ca"},
-		},
-		"an Issuer in each selected namespace": {
-			ref: ref("Issuer", "cert-manager.io"), res: certManagerIssuerResource("Issuer"),
-			selectorSet: true, namespaces: []string{"team-b", "team-a"},
-			want: []string{"issuers.cert-manager.io/team-a.ca", "issuers.cert-manager.io/team-b.ca"},
-		},
-		"an Issuer with a selector that matches nothing": {
-			ref: ref("Issuer", "cert-manager.io"), res: certManagerIssuerResource("Issuer"),
-			selectorSet: true,
-			want:        []string{},
-		},
-		"an Issuer without a selector may be in any namespace": {
-			ref: ref("Issuer", "cert-manager.io"), res: certManagerIssuerResource("Issuer"),
-			want: []string{"issuers.cert-manager.io/*"},
-		},
-		"a cluster-scoped external issuer, by its served resource": {
-			ref: ref("AWSPCAClusterIssuer", "awspca.cert-manager.io"), res: &issuerResource{Resource: "awspcaclusterissuers"},
-			want: []string{"awspcaclusterissuers.awspca.cert-manager.io/ca"},
-		},
-		"a namespaced external issuer": {
-			ref: ref("StepIssuer", "certmanager.step.sm"), res: &issuerResource{Resource: "stepissuers", Namespaced: true},
-			selectorSet: true, namespaces: []string{"app"},
-			want: []string{"stepissuers.certmanager.step.sm/app.ca"},
-		},
-		"an external issuer whose kind is not served": {
-			ref: ref("Missing", "example.com"),
-		},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			got := signerNames(tc.ref, tc.res, tc.selectorSet, tc.namespaces)
-			if diff := cmp.Diff(tc.want, got); diff != "" {
-				t.Errorf("signer names (-want +got):\n%s", diff)
-			}
 		})
 	}
 }

@@ -42,6 +42,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // Reconcile brings the children of one SpiffeTrustDomain to their desired
@@ -133,7 +134,7 @@ func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTru
 	obs.Issuer = &issuer
 
 	in := installInputs{
-		SignerNames:         signerNames(ref, res, selectorSet, namespaces),
+		SignerNames:         operand.SignerNames(ref, res, !selectorSet, namespaces),
 		RequesterNamespaces: namespaces,
 	}
 	var inUse *caBundle
@@ -175,11 +176,11 @@ func (r *Reconciler) reconcile(ctx context.Context, td *spiffev1alpha1.SpiffeTru
 // the cache, nil when absent or not controlled by td.
 func (r *Reconciler) workloads(ctx context.Context, td *spiffev1alpha1.SpiffeTrustDomain) (*appsv1.DaemonSet, *appsv1.Deployment) {
 	ds := &appsv1.DaemonSet{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Options.Namespace, Name: DriverDaemonSetName(td.Name)}, ds); err != nil || !isControlledBy(ds, td) {
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Options.Namespace, Name: operand.DriverDaemonSetName(td.Name)}, ds); err != nil || !isControlledBy(ds, td) {
 		ds = nil
 	}
 	d := &appsv1.Deployment{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Options.Namespace, Name: ApproverDeploymentName(td.Name)}, d); err != nil || !isControlledBy(d, td) {
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Options.Namespace, Name: operand.ApproverDeploymentName(td.Name)}, d); err != nil || !isControlledBy(d, td) {
 		d = nil
 	}
 	return ds, d
@@ -235,9 +236,9 @@ func older(a, b *spiffev1alpha1.SpiffeTrustDomain) bool {
 }
 
 // issuerResource resolves the issuer's kind; nil when it is not served.
-func (r *Reconciler) issuerResource(ref spiffev1alpha1.IssuerReference) (*issuerResource, error) {
+func (r *Reconciler) issuerResource(ref spiffev1alpha1.IssuerReference) (*operand.IssuerResource, error) {
 	if ref.Group == certManagerGroup {
-		return certManagerIssuerResource(ref.Kind), nil
+		return operand.CertManagerIssuerResource(ref.Kind), nil
 	}
 	m, err := r.RESTMapper.RESTMapping(schema.GroupKind{Group: ref.Group, Kind: ref.Kind})
 	if meta.IsNoMatchError(err) {
@@ -246,7 +247,7 @@ func (r *Reconciler) issuerResource(ref spiffev1alpha1.IssuerReference) (*issuer
 	if err != nil {
 		return nil, fmt.Errorf("failed to resolve issuer kind %s.%s: %w", ref.Kind, ref.Group, err)
 	}
-	return &issuerResource{Resource: m.Resource.Resource, Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace}, nil
+	return &operand.IssuerResource{Resource: m.Resource.Resource, Namespaced: m.Scope.Name() == meta.RESTScopeNameNamespace}, nil
 }
 
 // issuerLookup reads cert-manager issuers from the cache.
@@ -322,13 +323,13 @@ func (r *Reconciler) caBundle(ctx context.Context, td *spiffev1alpha1.SpiffeTrus
 
 	kept := "; no CA bundle is mounted until it is fixed"
 	existing := &corev1.ConfigMap{}
-	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Options.Namespace, Name: CABundleConfigMapName(td.Name)}, existing); err == nil && isControlledBy(existing, td) {
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: r.Options.Namespace, Name: operand.CABundleConfigMapName(td.Name)}, existing); err == nil && isControlledBy(existing, td) {
 		if b, perr := parseCABundle([]byte(existing.Data[CABundleKey])); perr == nil {
 			inUse, keep = b, true
 			kept = fmt.Sprintf("; the previous bundle (%d certificates) stays mounted", b.Certificates)
 		}
 	} else if err != nil && !apierrors.IsNotFound(err) {
-		return nil, nil, false, cond{}, fmt.Errorf("failed to get ConfigMap %q: %w", CABundleConfigMapName(td.Name), err)
+		return nil, nil, false, cond{}, fmt.Errorf("failed to get ConfigMap %q: %w", operand.CABundleConfigMapName(td.Name), err)
 	}
 	return nil, inUse, keep, cond{metav1.ConditionFalse, reason, problem + kept}, nil
 }
@@ -661,15 +662,10 @@ func eventType(t transition) string {
 	return corev1.EventTypeNormal
 }
 
-// maxEventNote is the longest note of an events.k8s.io Event.
-const maxEventNote = 1024
-
+// eventNote is the note of the Event of a condition transition, cut to
+// fit (operand.EventNote).
 func eventNote(t transition) string {
-	note := fmt.Sprintf("%s is %s: %s", t.Type, t.Condition.Status, t.Condition.Message)
-	if len(note) > maxEventNote {
-		note = note[:maxEventNote-3] + "..."
-	}
-	return note
+	return operand.EventNote(fmt.Sprintf("%s is %s: %s", t.Type, t.Condition.Status, t.Condition.Message))
 }
 
 // writtenStatus is what the operator last wrote on one SpiffeTrustDomain.

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 func TestOlder(t *testing.T) {
@@ -119,12 +120,13 @@ func TestEvents(t *testing.T) {
 		wantType string
 		wantNote string
 	}{
-		"Ready":                             {t: tr("Ready", "True", "Ready", "ok"), wantType: "Normal", wantNote: "Ready is True: ok"},
-		"progressing is no warning":         {t: tr("DriverReady", "False", "Progressing", "rolling"), wantType: "Normal", wantNote: "DriverReady is False: rolling"},
-		"a problem is a warning":            {t: tr("IssuerReady", "False", "IssuerNotFound", "missing"), wantType: "Warning", wantNote: "IssuerReady is False: missing"},
-		"Degraded True is a warning":        {t: tr("Degraded", "True", "InvalidSpec", "bad"), wantType: "Warning", wantNote: "Degraded is True: bad"},
-		"Degraded False is normal":          {t: tr("Degraded", "False", "AsExpected", "fine"), wantType: "Normal", wantNote: "Degraded is False: fine"},
-		"a long message fits an Event note": {t: tr("Ready", "False", "InvalidSpec", strings.Repeat("x", 2000)), wantType: "Warning", wantNote: "Ready is False: " + strings.Repeat("x", maxEventNote-len("Ready is False: ")-3) + "..."},
+		"Ready":                                        {t: tr("Ready", "True", "Ready", "ok"), wantType: "Normal", wantNote: "Ready is True: ok"},
+		"progressing is no warning":                    {t: tr("DriverReady", "False", "Progressing", "rolling"), wantType: "Normal", wantNote: "DriverReady is False: rolling"},
+		"a problem is a warning":                       {t: tr("IssuerReady", "False", "IssuerNotFound", "missing"), wantType: "Warning", wantNote: "IssuerReady is False: missing"},
+		"Degraded True is a warning":                   {t: tr("Degraded", "True", "InvalidSpec", "bad"), wantType: "Warning", wantNote: "Degraded is True: bad"},
+		"Degraded False is normal":                     {t: tr("Degraded", "False", "AsExpected", "fine"), wantType: "Normal", wantNote: "Degraded is False: fine"},
+		"a long message fits an Event note":            {t: tr("Ready", "False", "InvalidSpec", strings.Repeat("x", 2000)), wantType: "Warning", wantNote: "Ready is False: " + strings.Repeat("x", operand.MaxEventNote-len("Ready is False: ")-len("…")) + "…"},
+		"a long message is not cut inside a character": {t: tr("Ready", "False", "InvalidSpec", strings.Repeat("é", 1000)), wantType: "Warning", wantNote: "Ready is False: " + strings.Repeat("é", (operand.MaxEventNote-len("Ready is False: ")-len("…"))/2) + "…"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -20,12 +20,13 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // buildServiceAccount returns the ServiceAccount of a component (driver or
 // approver) of td, in the operator's namespace.
 func buildServiceAccount(td *spiffev1alpha1.SpiffeTrustDomain, opts Options, component string) *corev1ac.ServiceAccountApplyConfiguration {
-	return corev1ac.ServiceAccount(td.Name+"-"+component, opts.Namespace).
+	return corev1ac.ServiceAccount(operand.ServiceAccountName(td.Name, component), opts.Namespace).
 		WithLabels(childLabels(td.Name, component)).
 		WithOwnerReferences(ownerReference(td))
 }

@@ -52,6 +52,7 @@ import (
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/driver/registration"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/certmanager"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
@@ -397,7 +398,7 @@ func (f *Fixture) GrantRequester(ctx context.Context, ns, sa string) error {
 	}
 	role := &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "spiffe-requester"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificaterequests"}, Verbs: []string{"create"}}},
+		Rules:      operand.RequesterRules(),
 	}
 	if err := f.Env.Client.Create(ctx, role); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("failed to create Role %s/%s: %w", ns, role.Name, err)
@@ -414,8 +415,7 @@ func (f *Fixture) GrantRequester(ctx context.Context, ns, sa string) error {
 }
 
 // driverKubeconfig creates the driver's ServiceAccount with exactly the
-// permissions the operator grants the driver (get/list/watch/delete
-// certificaterequests, get/list/watch its own SpiffeTrustDomain) and writes
+// permissions the operator grants the driver (operand.DriverClusterRules) and writes
 // a kubeconfig that authenticates with a token of it.
 func (f *Fixture) driverKubeconfig(ctx context.Context) (string, error) {
 	e := f.Env
@@ -425,10 +425,7 @@ func (f *Fixture) driverKubeconfig(ctx context.Context) (string, error) {
 	}
 	role := &rbacv1.ClusterRole{
 		ObjectMeta: metav1.ObjectMeta{Name: f.Name + "-driver"},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificaterequests"}, Verbs: []string{"get", "list", "watch", "delete"}},
-			{APIGroups: []string{spiffev1alpha1.GroupVersion.Group}, Resources: []string{"spiffetrustdomains"}, ResourceNames: []string{f.Name}, Verbs: []string{"get", "list", "watch"}},
-		},
+		Rules:      operand.DriverClusterRules(f.Name),
 	}
 	binding := &rbacv1.ClusterRoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Name: f.Name + "-driver"},

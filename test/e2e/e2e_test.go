@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/csr"
 )
@@ -313,7 +314,7 @@ var _ = Describe("The approver", func() {
 				Request:   pemCSR,
 				IssuerRef: cmmeta.IssuerReference{Name: "csi-driver-spiffe-ca", Kind: "ClusterIssuer", Group: "cert-manager.io"},
 				Duration:  &metav1.Duration{Duration: time.Hour},
-				Usages:    []cmapi.KeyUsage{cmapi.UsageKeyEncipherment, cmapi.UsageDigitalSignature, cmapi.UsageClientAuth, cmapi.UsageServerAuth},
+				Usages:    operand.SVIDUsages(),
 			},
 		}
 		if mutate != nil {

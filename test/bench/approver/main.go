@@ -51,6 +51,7 @@ import (
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/approver"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 	approvertest "github.com/cert-manager/csi-driver-spiffe-operator/test/approver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/csr"
@@ -214,10 +215,11 @@ func setUp(ctx context.Context, e *env.Environment, curve int32) error {
 	if err := e.EnsureNamespace(ctx, namespace, nil); err != nil {
 		return err
 	}
+	issuerRef := spiffev1alpha1.IssuerReference{Name: issuerName, Kind: "ClusterIssuer", Group: "cert-manager.io"}
 	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: approverNS, Name: approverSA}}
 	for _, obj := range []client.Object{
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: approverSA},
-			Rules: approver.ClusterRules(name, approver.SignerName("clusterissuers", "cert-manager.io", issuerName, false))},
+			Rules: operand.ApproverClusterRules(name, operand.SignerNames(issuerRef, operand.CertManagerIssuerResource(issuerRef.Kind), false, nil))},
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: approverSA},
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: approverSA}, Subjects: subjects},
 		&spiffev1alpha1.SpiffeTrustDomain{ObjectMeta: metav1.ObjectMeta{Name: name},
@@ -260,7 +262,7 @@ func createRequests(ctx context.Context, cl client.Client, keys []crypto.Signer,
 						Duration:  &metav1.Duration{Duration: time.Hour},
 						IssuerRef: cmmeta.IssuerReference{Name: issuerName, Kind: "ClusterIssuer", Group: "cert-manager.io"},
 						Request:   csrs[sa],
-						Usages:    []cmapi.KeyUsage{cmapi.UsageDigitalSignature, cmapi.UsageKeyEncipherment, cmapi.UsageServerAuth, cmapi.UsageClientAuth},
+						Usages:    operand.SVIDUsages(),
 						Username:  spiffe.ServiceAccountUsername(namespace, fmt.Sprintf("app-%d", sa)),
 					},
 				}

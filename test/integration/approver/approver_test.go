@@ -38,6 +38,7 @@ import (
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/approver"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/csr"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/process"
@@ -49,7 +50,7 @@ var _ = Describe("The approver of a SpiffeTrustDomain", Ordered, func() {
 
 	BeforeAll(func(ctx SpecContext) {
 		createTrustDomain(ctx, name)
-		grantApprover(ctx, name, signerName(defaultIssuer))
+		grantApprover(ctx, name, signerNames(defaultIssuer)...)
 		p = startApprover(name)
 	})
 
@@ -342,7 +343,7 @@ var _ = Describe("Approver replicas", Ordered, func() {
 		replicas := []*process.Process{startApprover(name, args...), startApprover(name, args...)}
 		lease := &coordinationv1.Lease{}
 		Eventually(ctx, func(g Gomega) {
-			g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: approverNamespace, Name: approver.LeaderElectionID(name)}, lease)).To(Succeed())
+			g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: approverNamespace, Name: operand.ApproverLeaseName(name)}, lease)).To(Succeed())
 			g.Expect(lease.Spec.HolderIdentity).NotTo(BeNil())
 		}).Should(Succeed())
 

@@ -31,6 +31,7 @@ import (
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/approver"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 	approvertest "github.com/cert-manager/csi-driver-spiffe-operator/test/approver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/csr"
@@ -60,12 +61,13 @@ func config(issuer spiffev1alpha1.IssuerReference) *spiffev1alpha1.TrustDomainCo
 	return approvertest.Config(trustDomain, issuer)
 }
 
-// signerName is the signer name of issuer, for its approve permission.
-func signerName(issuer spiffev1alpha1.IssuerReference) string {
-	if issuer.Kind == "Issuer" {
-		return approver.SignerName("issuers", issuer.Group, issuer.Name, true)
-	}
-	return approver.SignerName("clusterissuers", issuer.Group, issuer.Name, false)
+// signerNames are the signer names the operator grants the approver for
+// issuer when the requester namespaces are the sandbox (a
+// requesterNamespaceSelector that matches it): for an Issuer
+// "issuers.cert-manager.io/sandbox.<name>", exactly what cert-manager's
+// approval check asks for a request in the sandbox.
+func signerNames(issuer spiffev1alpha1.IssuerReference) []string {
+	return operand.SignerNames(issuer, operand.CertManagerIssuerResource(issuer.Kind), false, []string{sandbox})
 }
 
 // publish does what the operator does when the configuration changes: it
@@ -73,7 +75,7 @@ func signerName(issuer spiffev1alpha1.IssuerReference) string {
 // status.config with its own Ready condition under its field manager.
 func publish(ctx context.Context, name string, cfg *spiffev1alpha1.TrustDomainConfig) {
 	GinkgoHelper()
-	grantApprover(ctx, name, signerName(cfg.IssuerRef))
+	grantApprover(ctx, name, signerNames(cfg.IssuerRef)...)
 	Expect(approvertest.Publish(ctx, admin, name, cfg)).To(Succeed())
 }
 

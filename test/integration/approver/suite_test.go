@@ -16,8 +16,8 @@ limitations under the License.
 
 // Package approver tests the approver end to end against a real
 // kube-apiserver: the csi-driver-spiffe binary runs as its own process,
-// authenticated as a ServiceAccount bound to exactly the permissions
-// docs/approver.md lists, and decides CertificateRequests that real
+// authenticated as a ServiceAccount bound to exactly the permissions the
+// operator grants it (internal/operand), and decides CertificateRequests that real
 // (impersonated) ServiceAccounts create, with cert-manager's identity stamping
 // and approval check reproduced by admission policies.
 package approver
@@ -34,7 +34,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/cert-manager/csi-driver-spiffe-operator/approver"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	approvertest "github.com/cert-manager/csi-driver-spiffe-operator/test/approver"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/certmanager"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/env"
@@ -91,26 +91,27 @@ var _ = BeforeSuite(func(ctx SpecContext) {
 	// operator's requester binding grants.
 	Expect(admin.Create(ctx, &rbacv1.Role{
 		ObjectMeta: metav1.ObjectMeta{Namespace: sandbox, Name: "requester"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{"cert-manager.io"}, Resources: []string{"certificaterequests"}, Verbs: []string{"create"}}},
+		Rules:      operand.RequesterRules(),
 	})).To(Succeed())
 	Expect(admin.Create(ctx, &rbacv1.RoleBinding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: sandbox, Name: "requester"},
 		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "requester"},
-		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: "system:serviceaccounts:" + sandbox}},
+		Subjects:   []rbacv1.Subject{{Kind: rbacv1.GroupKind, APIGroup: rbacv1.GroupName, Name: operand.RequesterGroup(sandbox)}},
 	})).To(Succeed())
 }, NodeTimeout(5*time.Minute))
 
 // grantApprover binds the approver's ServiceAccount to exactly the rules
-// approver.ClusterRules and approver.LeaderElectionRules give for the
-// SpiffeTrustDomain name and the signer names, as the operator does, and
-// updates the rules in place when called again.
+// the operator grants the approver of the SpiffeTrustDomain name
+// (operand.ApproverClusterRules with signerNames, and
+// operand.ApproverNamespaceRules in the Lease's namespace), under the
+// operator's names, and updates the rules in place when called again.
 func grantApprover(ctx context.Context, name string, signerNames ...string) {
 	GinkgoHelper()
-	roleName := "csi-driver-spiffe-approver-" + name
+	roleName := operand.RBACName(name, operand.ComponentApprover)
 	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: approverNamespace, Name: approverServiceAccount}}
 	objects := []client.Object{
-		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: roleName}, Rules: approver.ClusterRules(name, signerNames...)},
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: approverNamespace, Name: roleName}, Rules: approver.LeaderElectionRules(name)},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: roleName}, Rules: operand.ApproverClusterRules(name, signerNames)},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: approverNamespace, Name: roleName}, Rules: operand.ApproverNamespaceRules(name)},
 		&rbacv1.ClusterRoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Name: roleName},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: roleName},

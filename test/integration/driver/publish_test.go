@@ -27,10 +27,10 @@ import (
 	"testing"
 	"time"
 
-	cmapi "github.com/cert-manager/cert-manager/pkg/apis/certmanager/v1"
 	"golang.org/x/sys/unix"
 
 	"github.com/cert-manager/csi-driver-spiffe-operator/driver"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 	"github.com/cert-manager/csi-driver-spiffe-operator/internal/spiffe"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/driverenv"
 	"github.com/cert-manager/csi-driver-spiffe-operator/test/kubelet"
@@ -88,7 +88,7 @@ func TestPublishDeliversSVID(t *testing.T) {
 		"spec.username is the pod's ServiceAccount": cr.Spec.Username == spiffe.ServiceAccountUsername(ns, "app"),
 		"issuerRef is the configured issuer":        cr.Spec.IssuerRef == f.IssuerRef,
 		"duration is the configured duration":       cr.Spec.Duration != nil && cr.Spec.Duration.Duration == time.Hour,
-		"usages are the four SVID usages":           slices.Equal(cr.Spec.Usages, []cmapi.KeyUsage{cmapi.UsageKeyEncipherment, cmapi.UsageDigitalSignature, cmapi.UsageClientAuth, cmapi.UsageServerAuth}),
+		"usages are the four SVID usages":           slices.Equal(cr.Spec.Usages, operand.SVIDUsages()),
 		"isCA is false":                             !cr.Spec.IsCA,
 		"the identity annotation is the SPIFFE ID":  cr.Annotations[spiffe.IdentityAnnotation] == id,
 		"the volume annotation is the volume ID":    cr.Annotations[spiffe.VolumeAnnotation] == v.ID,

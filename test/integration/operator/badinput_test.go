@@ -31,7 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
-	"github.com/cert-manager/csi-driver-spiffe-operator/controllers/spiffetrustdomain"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 var _ = Describe("bad input", func() {
@@ -138,7 +138,7 @@ var _ = Describe("issuer checks", func() {
 		Expect(getTrustDomain("external").Status.Config).NotTo(BeNil())
 		approver := &rbacv1.ClusterRole{}
 		Eventually(func() error {
-			return cl.Get(ctx, types.NamespacedName{Name: spiffetrustdomain.RBACName("external", "approver")}, approver)
+			return cl.Get(ctx, types.NamespacedName{Name: operand.RBACName("external", "approver")}, approver)
 		}, timeout, interval).Should(Succeed())
 		for _, rule := range approver.Rules {
 			Expect(rule.Resources).NotTo(ContainElement("signers"), "nothing to approve for")

@@ -29,6 +29,7 @@ import (
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/controllers/spiffetrustdomain"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 var _ = Describe("drift", func() {
@@ -73,7 +74,7 @@ var _ = Describe("drift", func() {
 
 		By("widening the driver's ClusterRole")
 		cr := &rbacv1.ClusterRole{}
-		crKey := types.NamespacedName{Name: spiffetrustdomain.RBACName(name, "driver")}
+		crKey := types.NamespacedName{Name: operand.RBACName(name, "driver")}
 		Expect(cl.Get(ctx, crKey, cr)).To(Succeed())
 		wantRules := cr.Rules
 		Eventually(func(g Gomega) {

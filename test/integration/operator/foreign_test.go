@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
-	"github.com/cert-manager/csi-driver-spiffe-operator/controllers/spiffetrustdomain"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // Issue 16: a SpiffeTrustDomain whose driver name or children's names are
@@ -64,7 +64,7 @@ var _ = Describe("objects the operator did not create", func() {
 				},
 			},
 			&appsv1.DaemonSet{
-				ObjectMeta: helmMeta(spiffetrustdomain.DriverDaemonSetName(name), operatorNamespace),
+				ObjectMeta: helmMeta(operand.DriverDaemonSetName(name), operatorNamespace),
 				Spec: appsv1.DaemonSetSpec{
 					Selector: &metav1.LabelSelector{MatchLabels: labels},
 					Template: corev1.PodTemplateSpec{
@@ -73,7 +73,7 @@ var _ = Describe("objects the operator did not create", func() {
 					},
 				},
 			},
-			&corev1.ServiceAccount{ObjectMeta: helmMeta(spiffetrustdomain.ApproverServiceAccountName(name), operatorNamespace)},
+			&corev1.ServiceAccount{ObjectMeta: helmMeta(operand.ApproverServiceAccountName(name), operatorNamespace)},
 		}
 		for _, obj := range foreign {
 			Expect(cl.Create(ctx, obj, client.FieldOwner("helm"))).To(Succeed())
@@ -106,8 +106,8 @@ var _ = Describe("objects the operator did not create", func() {
 				g.Expect(cl.Get(ctx, client.ObjectKeyFromObject(obj), now)).To(Succeed())
 				g.Expect(now).To(Equal(before[i]), "%T %s changed", obj, obj.GetName())
 			}
-			g.Expect(isNotFound(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: spiffetrustdomain.ApproverDeploymentName(name)}})()).To(BeTrue())
-			g.Expect(isNotFound(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: spiffetrustdomain.DriverServiceAccountName(name)}})()).To(BeTrue())
+			g.Expect(isNotFound(&appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: operand.ApproverDeploymentName(name)}})()).To(BeTrue())
+			g.Expect(isNotFound(&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: operand.DriverServiceAccountName(name)}})()).To(BeTrue())
 		}, 3*time.Second, interval).Should(Succeed())
 
 		By("naming what is left once some are removed")
@@ -128,7 +128,7 @@ var _ = Describe("objects the operator did not create", func() {
 			g.Expect(cl.Get(ctx, client.ObjectKey{Name: driverName}, csid)).To(Succeed())
 			expectControlledBy(g, csid, td)
 			ds := &appsv1.DaemonSet{}
-			g.Expect(cl.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: spiffetrustdomain.DriverDaemonSetName(name)}, ds)).To(Succeed())
+			g.Expect(cl.Get(ctx, client.ObjectKey{Namespace: operatorNamespace, Name: operand.DriverDaemonSetName(name)}, ds)).To(Succeed())
 			expectControlledBy(g, ds, td)
 			g.Expect(conditionOf(name, spiffev1alpha1.ConditionReady)(g).Reason).NotTo(Equal(spiffev1alpha1.ReasonForeignObject))
 		}, timeout, interval).Should(Succeed())

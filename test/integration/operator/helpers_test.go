@@ -43,7 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
-	"github.com/cert-manager/csi-driver-spiffe-operator/controllers/spiffetrustdomain"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 const (
@@ -165,7 +165,7 @@ func eventuallyCondition(name, condType string, status metav1.ConditionStatus, r
 func markDaemonSetReady(name string, nodes int32) {
 	Eventually(func(g Gomega) {
 		ds := &appsv1.DaemonSet{}
-		g.Expect(cl.Get(ctx, types.NamespacedName{Namespace: operatorNamespace, Name: spiffetrustdomain.DriverDaemonSetName(name)}, ds)).To(Succeed())
+		g.Expect(cl.Get(ctx, types.NamespacedName{Namespace: operatorNamespace, Name: operand.DriverDaemonSetName(name)}, ds)).To(Succeed())
 		ds.Status = appsv1.DaemonSetStatus{
 			ObservedGeneration:     ds.Generation,
 			CurrentNumberScheduled: nodes,
@@ -183,7 +183,7 @@ func markDaemonSetReady(name string, nodes int32) {
 func markDeploymentReady(name string) {
 	Eventually(func(g Gomega) {
 		d := &appsv1.Deployment{}
-		g.Expect(cl.Get(ctx, types.NamespacedName{Namespace: operatorNamespace, Name: spiffetrustdomain.ApproverDeploymentName(name)}, d)).To(Succeed())
+		g.Expect(cl.Get(ctx, types.NamespacedName{Namespace: operatorNamespace, Name: operand.ApproverDeploymentName(name)}, d)).To(Succeed())
 		n := ptr.Deref(d.Spec.Replicas, 1)
 		d.Status = appsv1.DeploymentStatus{
 			ObservedGeneration: d.Generation,

@@ -28,6 +28,7 @@ import (
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/controllers/spiffetrustdomain"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // permission is one SubjectAccessReview: verb on group/resource[/sub],
@@ -58,13 +59,13 @@ func waitForRBAC(name string) {
 	GinkgoHelper()
 	td := getTrustDomain(name)
 	objs := []client.Object{
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: spiffetrustdomain.RBACName(name, "approver")}},
-		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: spiffetrustdomain.RBACName(name, "approver")}},
+		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: operand.RBACName(name, "approver")}},
+		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: operand.RBACName(name, "approver")}},
 	}
 	for _, c := range []string{"driver", "approver"} {
 		objs = append(objs,
-			&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: spiffetrustdomain.RBACName(name, c)}},
-			&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: spiffetrustdomain.RBACName(name, c)}})
+			&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: operand.RBACName(name, c)}},
+			&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: operand.RBACName(name, c)}})
 	}
 	for _, obj := range objs {
 		Eventually(func(g Gomega) {
@@ -125,10 +126,9 @@ var _ = Describe("the RBAC the operator grants", func() {
 				{"get", cmGroup, crs, "", anyNS},
 				{"list", cmGroup, crs, "", ""},
 				{"watch", cmGroup, crs, "", ""},
-				{"update", cmGroup, crStatus, "some-request", anyNS},
 				{"patch", cmGroup, crStatus, "some-request", anyNS},
 				{"approve", cmGroup, signers, "clusterissuers.cert-manager.io/rbac-ca", ""},
-				{"create", "", "events", "", anyNS},
+				{"create", "", "events", "", operatorNamespace},
 				{"create", "events.k8s.io", "events", "", anyNS},
 				{"patch", "events.k8s.io", "events", "some-event", anyNS},
 				{"get", spiffe, tds, "rbac", ""},
@@ -146,6 +146,9 @@ var _ = Describe("the RBAC the operator grants", func() {
 				{"create", cmGroup, crs, "", anyNS},
 				{"delete", cmGroup, crs, "some-request", anyNS},
 				{"update", cmGroup, crs, "some-request", anyNS},
+				{"update", cmGroup, crStatus, "some-request", anyNS},
+				{"create", "", "events", "", anyNS},
+				{"get", spiffe, tdStatus, "rbac", ""},
 				{"patch", spiffe, tdStatus, "rbac-other", ""},
 				{"get", spiffe, tds, "rbac-other", ""},
 				{"update", spiffe, tds, "rbac", ""},
@@ -158,11 +161,37 @@ var _ = Describe("the RBAC the operator grants", func() {
 			})
 	})
 
+	It("grants exactly the rules internal/operand defines, which the approver's integration suite runs under", func() {
+		signers := operand.SignerNames(spiffev1alpha1.IssuerReference{Name: "rbac-ca"}, operand.CertManagerIssuerResource(operand.DefaultIssuerKind), true, nil)
+		Expect(signers).To(Equal([]string{"clusterissuers.cert-manager.io/rbac-ca"}))
+		for _, want := range []struct {
+			obj   client.Object
+			rules []rbacv1.PolicyRule
+		}{
+			{&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: operand.RBACName("rbac", operand.ComponentDriver)}}, operand.DriverClusterRules("rbac")},
+			{&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: operand.RBACName("rbac", operand.ComponentApprover)}}, operand.ApproverClusterRules("rbac", signers)},
+			{&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: operand.RBACName("rbac", operand.ComponentRequester)}}, operand.RequesterRules()},
+			{&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: operand.RBACName("rbac", operand.ComponentApprover)}}, operand.ApproverNamespaceRules("rbac")},
+		} {
+			Eventually(func(g Gomega) {
+				g.Expect(cl.Get(ctx, client.ObjectKeyFromObject(want.obj), want.obj)).To(Succeed())
+				var got []rbacv1.PolicyRule
+				switch o := want.obj.(type) {
+				case *rbacv1.ClusterRole:
+					got = o.Rules
+				case *rbacv1.Role:
+					got = o.Rules
+				}
+				g.Expect(got).To(Equal(want.rules), "rules of %T %s", want.obj, want.obj.GetName())
+			}, timeout, interval).Should(Succeed())
+		}
+	})
+
 	It("binds nothing for requesters without a namespace selector", func() {
 		list := &rbacv1.RoleBindingList{}
 		Expect(cl.List(ctx, list, client.MatchingLabels{spiffetrustdomain.LabelTrustDomainObject: "rbac", spiffetrustdomain.LabelComponent: "requester"})).To(Succeed())
 		Expect(list.Items).To(BeEmpty())
-		Expect(cl.Get(ctx, types.NamespacedName{Name: spiffetrustdomain.RBACName("rbac", "requester")}, &rbacv1.ClusterRole{})).To(Succeed(),
+		Expect(cl.Get(ctx, types.NamespacedName{Name: operand.RBACName("rbac", "requester")}, &rbacv1.ClusterRole{})).To(Succeed(),
 			"the requester ClusterRole exists for the user to bind")
 	})
 
@@ -196,13 +225,13 @@ var _ = Describe("requester namespaces", func() {
 			td.Spec.RequesterNamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"spiffe": "enabled"}}
 		}))
 		binding := func(ns string) *rbacv1.RoleBinding {
-			return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: spiffetrustdomain.RBACName("req", "requester")}}
+			return &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: operand.RBACName("req", "requester")}}
 		}
 		Eventually(func(g Gomega) {
 			rb := binding("req-a")
 			g.Expect(cl.Get(ctx, client.ObjectKeyFromObject(rb), rb)).To(Succeed())
 			expectControlledBy(g, rb, td)
-			g.Expect(rb.Subjects).To(Equal([]rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: "system:serviceaccounts:req-a"}}))
+			g.Expect(rb.Subjects).To(Equal([]rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: operand.RequesterGroup("req-a")}}))
 		}, timeout, interval).Should(Succeed())
 		expectPermissions("req-a", "app",
 			[]permission{{"create", cmGroup, crs, "", "req-a"}},

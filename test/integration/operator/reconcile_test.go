@@ -32,13 +32,14 @@ import (
 
 	spiffev1alpha1 "github.com/cert-manager/csi-driver-spiffe-operator/api/v1alpha1"
 	"github.com/cert-manager/csi-driver-spiffe-operator/controllers/spiffetrustdomain"
+	"github.com/cert-manager/csi-driver-spiffe-operator/internal/operand"
 )
 
 // childrenOf returns empty objects named like every child of a
 // SpiffeTrustDomain without CA bundle or requester namespaces.
 func childrenOf(name, driverName string) []client.Object {
 	ns := operatorNamespace
-	rbac := func(c string) string { return spiffetrustdomain.RBACName(name, c) }
+	rbac := func(c string) string { return operand.RBACName(name, c) }
 	return []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-driver"}},
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-approver"}},
