@@ -346,6 +346,11 @@ var _ = Describe("Approver replicas", Ordered, func() {
 			g.Expect(admin.Get(ctx, client.ObjectKey{Namespace: approverNamespace, Name: operand.ApproverLeaseName(name)}, lease)).To(Succeed())
 			g.Expect(lease.Spec.HolderIdentity).NotTo(BeNil())
 		}).Should(Succeed())
+		// Both replicas serve their metrics before decisions are counted:
+		// the follower may still be starting, and refuses a scrape.
+		for _, r := range replicas {
+			Eventually(ctx, func() error { _, err := r.Metrics(ctx); return err }).Should(Succeed())
+		}
 
 		var crs []*cmapi.CertificateRequest
 		for range 10 {
